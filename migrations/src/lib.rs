@@ -1,0 +1,79 @@
+//! The Rapport schema as an ordered list of sea-orm migrations.
+//!
+//! Every migration has an `up` and a `down`; the runtime applies pending ones at start-up
+//! (`rapport serve`) and on demand (`rapport migrate`), and this crate's own binary
+//! (`rapport-migrations`) exposes sea-orm-migration's standard CLI.
+
+pub use sea_orm_migration;
+use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_create_tenants;
+mod m20261123_000002_create_users;
+mod m20261123_000003_create_api_tokens;
+mod m20261123_000004_create_customers;
+mod m20261123_000005_create_customer_tags;
+mod m20261123_000006_create_contacts;
+mod m20261123_000007_create_orders;
+mod m20261123_000008_create_interactions;
+mod m20261123_000009_create_satisfaction_records;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261123_000001_create_tenants::Migration),
+            Box::new(m20261123_000002_create_users::Migration),
+            Box::new(m20261123_000003_create_api_tokens::Migration),
+            Box::new(m20261123_000004_create_customers::Migration),
+            Box::new(m20261123_000005_create_customer_tags::Migration),
+            Box::new(m20261123_000006_create_contacts::Migration),
+            Box::new(m20261123_000007_create_orders::Migration),
+            Box::new(m20261123_000008_create_interactions::Migration),
+            Box::new(m20261123_000009_create_satisfaction_records::Migration),
+        ]
+    }
+}
+
+/// A foreign key to `tenants.id` that removes the row with its tenant.
+fn tenant_fk<T: IntoIden + Clone + 'static>(
+    table: T,
+    column: impl IntoIden,
+) -> ForeignKeyCreateStatement {
+    ForeignKey::create()
+        .from(table, column)
+        .to(Tenants::Table, Tenants::Id)
+        .on_delete(ForeignKeyAction::Cascade)
+        .take()
+}
+
+/// A foreign key to `customers.id`: a customer's children go with it.
+fn customer_fk<T: IntoIden + Clone + 'static>(
+    table: T,
+    column: impl IntoIden,
+) -> ForeignKeyCreateStatement {
+    ForeignKey::create()
+        .from(table, column)
+        .to(Customers::Table, Customers::Id)
+        .on_delete(ForeignKeyAction::Cascade)
+        .take()
+}
+
+#[derive(DeriveIden)]
+enum Tenants {
+    Table,
+    Id,
+}
+
+#[derive(DeriveIden)]
+enum Customers {
+    Table,
+    Id,
+}
+
+#[derive(DeriveIden)]
+enum Users {
+    Table,
+    Id,
+}

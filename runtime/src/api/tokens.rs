@@ -1,0 +1,77 @@
+//! API tokens: issue (secret shown once), list and revoke.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{Duration, Utc};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::AppState;
+use super::auth::require_tenant_admin;
+use super::error::{ApiResult, ErrorBody};
+use super::extract::{ApiJson, ApiPath};
+use crate::domain::Id;
+use crate::domain::identity::{ApiToken, ApiTokenInput, IssuedToken, Principal};
+use crate::store::{tokens, users};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_tokens, create_token))
+        .routes(routes!(revoke_token))
+}
+
+/// The caller's tokens; a tenant admin sees every token of the tenant.
+#[utoipa::path(get, path = "/tokens", tag = "tokens", security(("bearer" = [])), responses((status = 200, body = [ApiToken])))]
+async fn list_tokens(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<Vec<ApiToken>>> {
+    let owner = (!principal.is_tenant_admin()).then_some(principal.user_id);
+    Ok(Json(
+        tokens::list(&state.db, principal.tenant_id, owner).await?,
+    ))
+}
+
+/// Issue a token for the caller, or for another user of the tenant (tenant admin).
+#[utoipa::path(post, path = "/tokens", tag = "tokens", security(("bearer" = [])), request_body = ApiTokenInput,
+    responses((status = 201, body = IssuedToken), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_token(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(input): ApiJson<ApiTokenInput>,
+) -> ApiResult<(StatusCode, Json<IssuedToken>)> {
+    let input = input.validate()?;
+    let user_id = input.user_id.unwrap_or(principal.user_id);
+    if user_id != principal.user_id {
+        require_tenant_admin(&principal)?;
+        users::get(&state.db, principal.tenant_id, user_id).await?;
+    }
+    let expires_at = input
+        .expires_in_days
+        .map(|days| Utc::now() + Duration::days(i64::from(days)));
+    let issued = tokens::issue(
+        &state.db,
+        principal.tenant_id,
+        user_id,
+        &input.name,
+        expires_at,
+        None,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(issued)))
+}
+
+/// Revoke a token: it stops working on the next request.
+#[utoipa::path(delete, path = "/tokens/{id}", tag = "tokens", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 200, body = ApiToken), (status = 404, body = ErrorBody)))]
+async fn revoke_token(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<Id>,
+) -> ApiResult<Json<ApiToken>> {
+    let owner = (!principal.is_tenant_admin()).then_some(principal.user_id);
+    Ok(Json(
+        tokens::revoke(&state.db, principal.tenant_id, id, owner).await?,
+    ))
+}

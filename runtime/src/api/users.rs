@@ -1,0 +1,79 @@
+//! Users of the caller's tenant.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::AppState;
+use super::auth::require_tenant_admin;
+use super::error::{ApiResult, ErrorBody};
+use super::extract::{ApiJson, ApiPath};
+use crate::domain::Id;
+use crate::domain::identity::{Principal, User, UserInput, UserPatch};
+use crate::store::users;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(me))
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(get_user, update_user))
+}
+
+/// The authenticated user.
+#[utoipa::path(get, path = "/me", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = User), (status = 401, body = ErrorBody)))]
+async fn me(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<User>> {
+    Ok(Json(
+        users::get(&state.db, principal.tenant_id, principal.user_id).await?,
+    ))
+}
+
+#[utoipa::path(get, path = "/users", tag = "users", security(("bearer" = [])), responses((status = 200, body = [User])))]
+async fn list_users(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<Vec<User>>> {
+    Ok(Json(users::list(&state.db, principal.tenant_id).await?))
+}
+
+/// Add a user to the tenant (tenant admin).
+#[utoipa::path(post, path = "/users", tag = "users", security(("bearer" = [])), request_body = UserInput,
+    responses((status = 201, body = User), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_user(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(input): ApiJson<UserInput>,
+) -> ApiResult<(StatusCode, Json<User>)> {
+    require_tenant_admin(&principal)?;
+    let user = users::create(&state.db, principal.tenant_id, input.validate()?).await?;
+    Ok((StatusCode::CREATED, Json(user)))
+}
+
+#[utoipa::path(get, path = "/users/{id}", tag = "users", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 200, body = User), (status = 404, body = ErrorBody)))]
+async fn get_user(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<Id>,
+) -> ApiResult<Json<User>> {
+    Ok(Json(users::get(&state.db, principal.tenant_id, id).await?))
+}
+
+/// Rename, change the role of, deactivate or reactivate a user (tenant admin). Users are never
+/// deleted, so authorship of their records stays.
+#[utoipa::path(patch, path = "/users/{id}", tag = "users", security(("bearer" = [])), params(("id" = i64, Path)),
+    request_body = UserPatch, responses((status = 200, body = User), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn update_user(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<Id>,
+    ApiJson(patch): ApiJson<UserPatch>,
+) -> ApiResult<Json<User>> {
+    require_tenant_admin(&principal)?;
+    let patch = patch.validate(id == principal.user_id)?;
+    Ok(Json(
+        users::update(&state.db, principal.tenant_id, id, patch).await?,
+    ))
+}

@@ -1,0 +1,69 @@
+//! The 360° view: everything about one customer, assembled in one answer.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::contact::Contact;
+use super::customer::Customer;
+use super::interaction::Interaction;
+use super::money::Money;
+use super::order::Order;
+use super::satisfaction::{SatisfactionKind, SatisfactionRecord};
+
+/// The window of "recent" order statistics.
+pub const RECENT_ORDER_DAYS: i64 = 90;
+pub const DEFAULT_RECENT_INTERACTIONS: u64 = 10;
+pub const MAX_RECENT_INTERACTIONS: u64 = 100;
+pub const SATISFACTION_HISTORY: u64 = 50;
+pub const MAX_CONTACTS: u64 = 100;
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Customer360 {
+    /// The profile, including tags and tier.
+    pub profile: Customer,
+    pub contacts: Vec<Contact>,
+    pub recent_interactions: Vec<Interaction>,
+    pub last_contact_at: Option<DateTime<Utc>>,
+    /// Whole days since the last interaction; `null` when there was none.
+    pub days_since_last_contact: Option<i64>,
+    pub order_stats: OrderStats,
+    pub satisfaction: SatisfactionSummary,
+}
+
+/// Order statistics over counted orders (cancelled and refunded ones are excluded).
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct OrderStats {
+    pub order_count: i64,
+    /// Total value, one entry per currency.
+    pub total_value: Vec<Money>,
+    pub last_order: Option<Order>,
+    pub orders_last_90_days: i64,
+    pub value_last_90_days: Vec<Money>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct SatisfactionSummary {
+    /// The most recent record of each kind (CSAT, NPS, CES) that has one.
+    pub latest: Vec<SatisfactionRecord>,
+    /// Newest first, at most 50 records.
+    pub history: Vec<SatisfactionRecord>,
+}
+
+impl SatisfactionSummary {
+    pub fn from_history(history: Vec<SatisfactionRecord>) -> Self {
+        let latest = [
+            SatisfactionKind::Csat,
+            SatisfactionKind::Nps,
+            SatisfactionKind::Ces,
+        ]
+        .into_iter()
+        .filter_map(|kind| history.iter().find(|record| record.kind == kind).cloned())
+        .collect();
+        SatisfactionSummary { latest, history }
+    }
+}
+
+pub fn days_since(then: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Option<i64> {
+    then.map(|then| (now - then).num_days().max(0))
+}

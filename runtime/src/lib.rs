@@ -1,0 +1,14 @@
+//! Rapport: a CRM runtime for customer satisfaction.
+//!
+//! Layers, from the inside out: [`domain`] (the model and its rules), [`store`] (sea-orm
+//! persistence), [`api`] (axum HTTP). [`server`] wires them into the `rapport` binary.
+//! See ARCHITECTURE.md at the repository root.
+
+pub mod api;
+pub mod cli;
+pub mod demo;
+pub mod domain;
+pub mod plugins;
+pub mod server;
+pub mod store;
+pub mod telemetry;

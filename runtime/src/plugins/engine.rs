@@ -1,0 +1,255 @@
+//! One shared wasmtime engine: compiles components once per sha256, checks their API version
+//! before anything runs, and builds a fresh, limited store for every invocation.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
+    UpdateDeadline,
+};
+
+use super::bindings::tiering::TieringPolicy;
+use super::error::PluginError;
+use super::host::{Grants, HostState, RunLog};
+use super::limits::Limits;
+
+/// The WIT package versions this host can run.
+pub const SUPPORTED_API_VERSIONS: &[&str] = &["0.1.0"];
+/// The custom section in which the SDK records the API version a plugin was built against.
+pub const API_SECTION: &str = "rapport-plugin-api";
+/// Epoch granularity: deadlines are checked, and long calls yield to tokio, this often.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// Most plugin instances alive at once (pooling allocator slots).
+const MAX_CONCURRENT_INSTANCES: u32 = 128;
+/// Upper bound of any plugin's linear memory; per-kind limits are lower.
+const MAX_MEMORY_BYTES: usize = 256 << 20;
+
+/// A compiled component and what the host learned about it.
+#[derive(Clone)]
+pub struct LoadedComponent {
+    pub sha256: String,
+    pub api_version: String,
+    pub(crate) component: Component,
+}
+
+impl std::fmt::Debug for LoadedComponent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedComponent")
+            .field("sha256", &self.sha256)
+            .field("api_version", &self.api_version)
+            .finish()
+    }
+}
+
+/// The result of one call, with what the plugin logged and what it cost.
+#[derive(Debug, Clone)]
+pub struct Invocation<T> {
+    pub outcome: Result<T, PluginError>,
+    pub log: RunLog,
+    pub duration: Duration,
+    pub fuel_used: Option<u64>,
+}
+
+pub struct PluginEngine {
+    engine: Engine,
+    pub(crate) linker: Linker<HostState>,
+    compiled: Mutex<HashMap<String, Component>>,
+    http: reqwest::Client,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for PluginEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PluginEngine")
+    }
+}
+
+impl Drop for PluginEngine {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn host_error(error: impl std::fmt::Display) -> PluginError {
+    PluginError::Host(error.to_string())
+}
+
+fn engine_config() -> Config {
+    let mut pooling = PoolingAllocationConfig::default();
+    pooling
+        .total_component_instances(MAX_CONCURRENT_INSTANCES)
+        .total_core_instances(MAX_CONCURRENT_INSTANCES * 4)
+        .total_memories(MAX_CONCURRENT_INSTANCES * 2)
+        .total_tables(MAX_CONCURRENT_INSTANCES * 4)
+        .total_stacks(MAX_CONCURRENT_INSTANCES)
+        .max_memories_per_component(4)
+        .max_tables_per_component(8)
+        .max_memory_size(MAX_MEMORY_BYTES);
+    let mut config = Config::new();
+    config
+        .epoch_interruption(true)
+        .consume_fuel(true)
+        .max_wasm_stack(512 << 10)
+        .memory_reservation(MAX_MEMORY_BYTES as u64)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+    config
+}
+
+impl PluginEngine {
+    /// An engine whose compiled code is also cached on disk in `cache_dir` when given.
+    pub fn new(cache_dir: Option<&std::path::Path>) -> Result<Arc<PluginEngine>, PluginError> {
+        let mut config = engine_config();
+        if let Some(dir) = cache_dir {
+            let mut cache_config = wasmtime::CacheConfig::new();
+            cache_config.with_directory(dir);
+            config.cache(Some(
+                wasmtime::Cache::new(cache_config).map_err(host_error)?,
+            ));
+        }
+        let engine = Engine::new(&config).map_err(host_error)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(host_error)?;
+        TieringPolicy::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
+            .map_err(host_error)?;
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        spawn_epoch_ticker(engine.clone(), ticker_stop.clone());
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(host_error)?;
+        Ok(Arc::new(PluginEngine {
+            engine,
+            linker,
+            compiled: Mutex::new(HashMap::new()),
+            http,
+            ticker_stop,
+        }))
+    }
+
+    /// Checks the API version recorded in the component, then compiles it (once per content hash).
+    pub fn load(&self, bytes: &[u8]) -> Result<LoadedComponent, PluginError> {
+        let api_version = api_version(bytes)?;
+        if !SUPPORTED_API_VERSIONS.contains(&api_version.as_str()) {
+            return Err(PluginError::IncompatibleApi {
+                found: api_version,
+                supported: SUPPORTED_API_VERSIONS.join(", "),
+            });
+        }
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        let mut compiled = self.compiled.lock().map_err(host_error)?;
+        let component = match compiled.get(&sha256) {
+            Some(component) => component.clone(),
+            None => {
+                let component = Component::new(&self.engine, bytes)
+                    .map_err(|error| PluginError::InvalidComponent(format!("{error:#}")))?;
+                compiled.insert(sha256.clone(), component.clone());
+                component
+            }
+        };
+        Ok(LoadedComponent {
+            sha256,
+            api_version,
+            component,
+        })
+    }
+
+    /// A fresh store for one invocation: the sandbox, the memory cap, fuel and the deadline.
+    pub(crate) fn new_store(&self, limits: &Limits, grants: Arc<Grants>) -> Store<HostState> {
+        let mut store = Store::new(
+            &self.engine,
+            HostState::new(limits, grants, self.http.clone()),
+        );
+        store.limiter(|state| &mut state.memory);
+        store
+            .set_fuel(limits.fuel.unwrap_or(u64::MAX))
+            .expect("fuel is enabled on this engine");
+        let deadline = Instant::now() + limits.deadline;
+        store.set_epoch_deadline(1);
+        // Yielding at every tick keeps a busy plugin from holding a tokio worker; the deadline
+        // turns into a trap.
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= deadline {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        store
+    }
+
+    /// Runs `call` on a fresh store within the limits and reports the outcome with its log.
+    pub(crate) async fn invoke<T>(
+        &self,
+        limits: &Limits,
+        grants: Arc<Grants>,
+        call: impl AsyncFnOnce(&mut Store<HostState>) -> wasmtime::Result<Result<T, PluginError>>,
+    ) -> Invocation<T> {
+        let started = Instant::now();
+        let mut store = self.new_store(limits, grants);
+        // The epoch deadline stops wasm; this backstop also bounds time spent in host calls.
+        let backstop = limits.deadline + Duration::from_secs(1);
+        let outcome = match tokio::time::timeout(backstop, call(&mut store)).await {
+            Err(_) => Err(PluginError::Timeout(limits.deadline)),
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(error)) => Err(classify(&error, &store, limits)),
+        };
+        let fuel_used = limits
+            .fuel
+            .and_then(|budget| store.get_fuel().ok().map(|left| budget - left));
+        let log = store.data_mut().take_log();
+        Invocation {
+            outcome,
+            log,
+            duration: started.elapsed(),
+            fuel_used,
+        }
+    }
+}
+
+fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) {
+    std::thread::Builder::new()
+        .name("plugin-epoch".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        })
+        .expect("spawn the epoch ticker thread");
+}
+
+/// Turns a wasmtime failure into the typed error it stands for.
+fn classify(error: &wasmtime::Error, store: &Store<HostState>, limits: &Limits) -> PluginError {
+    if store.data().memory.exceeded {
+        return PluginError::MemoryLimit(limits.memory_bytes);
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => PluginError::FuelExhausted(limits.fuel.unwrap_or(u64::MAX)),
+        Some(Trap::Interrupt) => PluginError::Timeout(limits.deadline),
+        Some(Trap::StackOverflow) => PluginError::StackOverflow,
+        Some(trap) => PluginError::Trap(trap.to_string()),
+        None => PluginError::Trap(format!("{error:#}")),
+    }
+}
+
+/// The API version the SDK recorded in the component's `rapport-plugin-api` custom section.
+fn api_version(bytes: &[u8]) -> Result<String, PluginError> {
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        let payload = payload.map_err(|error| PluginError::InvalidComponent(error.to_string()))?;
+        if let wasmparser::Payload::CustomSection(section) = payload
+            && section.name() == API_SECTION
+        {
+            return String::from_utf8(section.data().to_vec()).map_err(|_| {
+                PluginError::InvalidComponent("the API version section is not UTF-8".into())
+            });
+        }
+    }
+    Err(PluginError::InvalidComponent(format!(
+        "no `{API_SECTION}` section: build the plugin with rapport-sdk's export macro"
+    )))
+}

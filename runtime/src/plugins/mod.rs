@@ -1,0 +1,16 @@
+//! The plugin host: vendors' WASM components (WIT package `rapport:plugin@0.1.0`) run sandboxed
+//! on one shared wasmtime engine, each call in a fresh store with its own limits (deadline,
+//! fuel, memory, output, log volume) and only the capabilities its grants allow.
+
+mod bindings;
+pub mod engine;
+pub mod error;
+mod host;
+pub mod limits;
+pub mod tiering;
+
+pub use engine::{Invocation, LoadedComponent, PluginEngine, SUPPORTED_API_VERSIONS};
+pub use error::PluginError;
+pub use host::{Grants, LogRecord, RunLog};
+pub use limits::Limits;
+pub use tiering::TieringPlugin;

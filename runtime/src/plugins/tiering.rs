@@ -1,0 +1,156 @@
+//! Running a `tiering-policy` plugin.
+
+use std::sync::Arc;
+
+use super::bindings::tiering::rapport::plugin::tiering_types as wit;
+use super::bindings::tiering::{TieringPolicy, TieringPolicyPre};
+use super::engine::{Invocation, LoadedComponent, PluginEngine};
+use super::error::PluginError;
+use super::host::Grants;
+use super::limits::Limits;
+use crate::domain::tiering::{CustomerFacts, TierDecision, TierDefinition};
+
+/// A tiering policy ready to run: linked once, instantiated afresh for every call.
+pub struct TieringPlugin {
+    engine: Arc<PluginEngine>,
+    pre: TieringPolicyPre<super::host::HostState>,
+}
+
+impl std::fmt::Debug for TieringPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TieringPlugin")
+    }
+}
+
+impl TieringPlugin {
+    pub fn new(
+        engine: Arc<PluginEngine>,
+        component: &LoadedComponent,
+    ) -> Result<TieringPlugin, PluginError> {
+        let pre = engine
+            .linker
+            .instantiate_pre(&component.component)
+            .map_err(|error| PluginError::InvalidComponent(format!("{error:#}")))?;
+        let pre = TieringPolicyPre::new(pre).map_err(|error| {
+            PluginError::InvalidComponent(format!("not a tiering-policy: {error:#}"))
+        })?;
+        Ok(TieringPlugin { engine, pre })
+    }
+
+    /// Decides the tier of every customer in the batch; the plugin must answer for each one.
+    pub async fn evaluate(
+        &self,
+        batch: &[CustomerFacts],
+        grants: Arc<Grants>,
+        limits: &Limits,
+    ) -> Invocation<Vec<TierDecision>> {
+        let profiles: Vec<wit::CustomerProfile> = batch.iter().map(to_profile).collect();
+        let pre = &self.pre;
+        let invocation = self
+            .engine
+            .invoke(limits, grants, async |store| {
+                let policy: TieringPolicy = pre.instantiate_async(&mut *store).await?;
+                let answer = policy.call_evaluate(&mut *store, &profiles).await?;
+                Ok(answer.map_err(reported))
+            })
+            .await;
+        Invocation {
+            outcome: invocation
+                .outcome
+                .and_then(|decisions| check_decisions(decisions, batch, limits.output_bytes)),
+            log: invocation.log,
+            duration: invocation.duration,
+            fuel_used: invocation.fuel_used,
+        }
+    }
+
+    /// The policy's tier catalogue.
+    pub async fn tiers(
+        &self,
+        grants: Arc<Grants>,
+        limits: &Limits,
+    ) -> Invocation<Vec<TierDefinition>> {
+        let pre = &self.pre;
+        self.engine
+            .invoke(limits, grants, async |store| {
+                let policy: TieringPolicy = pre.instantiate_async(&mut *store).await?;
+                let tiers = policy.call_tiers(&mut *store).await?;
+                Ok(Ok(tiers
+                    .into_iter()
+                    .map(|t| TierDefinition {
+                        id: t.id,
+                        label: t.label,
+                        rank: t.rank,
+                    })
+                    .collect()))
+            })
+            .await
+    }
+}
+
+pub(crate) fn reported(error: super::bindings::types::PluginError) -> PluginError {
+    PluginError::Reported {
+        code: error.code,
+        message: error.message,
+        retryable: error.retryable,
+    }
+}
+
+fn to_profile(facts: &CustomerFacts) -> wit::CustomerProfile {
+    wit::CustomerProfile {
+        customer_id: facts.customer_id,
+        lifecycle_stage: facts.lifecycle_stage.clone(),
+        tenure_days: facts.tenure_days,
+        tags: facts.tags.clone(),
+        custom_fields_json: facts.custom_fields_json.clone(),
+        order_value_90d: facts.order_value_90d,
+        order_value_365d: facts.order_value_365d,
+        order_count_90d: facts.order_count_90d,
+        order_count_365d: facts.order_count_365d,
+        days_since_last_order: facts.days_since_last_order,
+        interaction_count_30d: facts.interaction_count_30d,
+        interaction_count_90d: facts.interaction_count_90d,
+        days_since_last_contact: facts.days_since_last_contact,
+        open_complaints: facts.open_complaints,
+        complaints_90d: facts.complaints_90d,
+        latest_csat: facts.latest_csat,
+        latest_nps: facts.latest_nps,
+        latest_ces: facts.latest_ces,
+    }
+}
+
+/// The answer must fit the output cap and decide for exactly the customers asked about.
+fn check_decisions(
+    decisions: Vec<wit::Decision>,
+    batch: &[CustomerFacts],
+    output_cap: usize,
+) -> Result<Vec<TierDecision>, PluginError> {
+    let size: usize = decisions
+        .iter()
+        .map(|d| 16 + d.tier.len() + d.reasons.iter().map(String::len).sum::<usize>())
+        .sum();
+    if size > output_cap {
+        return Err(PluginError::OutputTooLarge(output_cap));
+    }
+    if decisions.len() != batch.len()
+        || decisions
+            .iter()
+            .zip(batch)
+            .any(|(d, f)| d.customer_id != f.customer_id)
+    {
+        return Err(PluginError::InvalidOutput(format!(
+            "expected one decision per customer in batch order, got {} for {}",
+            decisions.len(),
+            batch.len()
+        )));
+    }
+    Ok(decisions
+        .into_iter()
+        .map(|d| TierDecision {
+            customer_id: d.customer_id,
+            tier: d.tier,
+            score: d.score,
+            reasons: d.reasons,
+        })
+        .collect())
+}

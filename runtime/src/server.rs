@@ -1,0 +1,157 @@
+//! Start-up: open the store, migrate, bootstrap the platform admin, optionally load the demo,
+//! then serve HTTP until a shutdown signal.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+
+use crate::api::{self, AppState};
+use crate::demo;
+use crate::store::{self, StoreError, tenants};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server stopped: {0}")]
+    Serve(std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub bind: SocketAddr,
+    pub database_url: Option<String>,
+    pub data_dir: PathBuf,
+    pub demo: bool,
+    pub bootstrap_email: String,
+    pub bootstrap_token: Option<String>,
+}
+
+/// The database URL to use: the explicit one, else the embedded SQLite file in `data_dir`
+/// (creating the directory).
+pub fn resolve_database_url(
+    database_url: Option<&str>,
+    data_dir: &Path,
+) -> Result<String, ServerError> {
+    if let Some(url) = database_url {
+        return Ok(url.to_owned());
+    }
+    std::fs::create_dir_all(data_dir).map_err(|source| ServerError::DataDir {
+        path: data_dir.to_owned(),
+        source,
+    })?;
+    Ok(store::sqlite_url(data_dir))
+}
+
+/// Connects and applies pending migrations.
+pub async fn open_store(database_url: &str) -> Result<DatabaseConnection, ServerError> {
+    let db = store::connect(database_url).await?;
+    store::migrate_up(&db).await?;
+    Ok(db)
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then drains in-flight requests.
+pub async fn serve_on(
+    listener: TcpListener,
+    db: DatabaseConnection,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let app = api::app(AppState::new(db));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(ServerError::Serve)
+}
+
+/// `rapport serve`.
+pub async fn serve(options: ServeOptions) -> Result<(), ServerError> {
+    std::fs::create_dir_all(&options.data_dir).map_err(|source| ServerError::DataDir {
+        path: options.data_dir.clone(),
+        source,
+    })?;
+    let url = resolve_database_url(options.database_url.as_deref(), &options.data_dir)?;
+    let db = open_store(&url).await?;
+    if let Some(issued) = tenants::ensure_platform(
+        &db,
+        &options.bootstrap_email,
+        options.bootstrap_token.clone(),
+    )
+    .await?
+    {
+        if options.bootstrap_token.is_some() {
+            println!(
+                "Platform admin {} created with the token from RAPPORT_BOOTSTRAP_TOKEN.",
+                options.bootstrap_email
+            );
+        } else {
+            println!(
+                "Platform admin {} created. Its token is shown only this once:",
+                options.bootstrap_email
+            );
+            println!("\n    {}\n", issued.secret);
+        }
+    }
+    if options.demo {
+        let demo = demo::ensure_demo_tenant(&db, &options.data_dir).await?;
+        if let Some(summary) = &demo.summary {
+            println!(
+                "Demo tenant created: {} customers, {} contacts, {} orders, {} interactions, {} satisfaction records.",
+                summary.customers,
+                summary.contacts,
+                summary.orders,
+                summary.interactions,
+                summary.satisfaction_records
+            );
+        }
+        println!(
+            "Demo admin token (also in {}):",
+            options.data_dir.join(demo::TOKEN_FILE).display()
+        );
+        println!("\n    {}\n", demo.admin_token.secret);
+    }
+    let listener = TcpListener::bind(options.bind)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: options.bind,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(ServerError::Serve)?;
+    println!("Rapport listening on http://{addr} (API docs at http://{addr}/docs)");
+    tracing::info!(%addr, "listening");
+    serve_on(listener, db, shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,12 @@
+//! sea-orm entities: one per table, row shapes only. Conversions to domain types live in the
+//! service modules next door.
+
+pub mod api_token;
+pub mod contact;
+pub mod customer;
+pub mod customer_tag;
+pub mod interaction;
+pub mod order;
+pub mod satisfaction_record;
+pub mod tenant;
+pub mod user;

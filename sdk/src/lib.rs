@@ -1,0 +1,300 @@
+//! The Rapport plugin SDK.
+//!
+//! A plugin is a Rust crate of type `cdylib` built with `cargo build --target wasm32-wasip2
+//! --release`. It implements one trait — [`TieringPolicy`], [`SurveyChannel`] or
+//! [`ErpConnector`] — and names its type in the matching export macro. The SDK hides the
+//! generated WIT bindings and offers the host services as plain functions: [`log`],
+//! [`config`], [`http`], [`clock`].
+//!
+//! ```ignore
+//! use rapport_sdk::tiering::{CustomerProfile, Decision, Tier};
+//! use rapport_sdk::{PluginError, TieringPolicy};
+//!
+//! struct Policy;
+//!
+//! impl TieringPolicy for Policy {
+//!     fn evaluate(batch: Vec<CustomerProfile>) -> Result<Vec<Decision>, PluginError> { … }
+//!     fn tiers() -> Vec<Tier> { … }
+//! }
+//!
+//! rapport_sdk::export_tiering_policy!(Policy);
+//! ```
+
+// The generated bindings refer to this crate by name, also from inside it.
+extern crate self as rapport_sdk;
+
+#[doc(hidden)]
+pub use wit_bindgen;
+
+/// The WIT API version this SDK implements; the host refuses plugins of a version it lacks.
+pub const API_VERSION: &str = "0.1.0";
+
+#[doc(hidden)]
+pub mod host_bindings {
+    wit_bindgen::generate!({
+        path: "../wit/rapport-plugin@0.1.0",
+        world: "host-services",
+        runtime_path: "rapport_sdk::wit_bindgen::rt",
+    });
+}
+
+use host_bindings::rapport::plugin as host;
+
+pub use host::types::{KeyValue, LogLevel, PluginError};
+
+/// Tiering policies: the facts of a customer in, a tier with score and reasons out.
+pub mod tiering {
+    wit_bindgen::generate!({
+        path: "../wit/rapport-plugin@0.1.0",
+        world: "tiering-policy",
+        runtime_path: "rapport_sdk::wit_bindgen::rt",
+        with: {
+            "rapport:plugin/types@0.1.0": crate::host_bindings::rapport::plugin::types,
+            "rapport:plugin/log@0.1.0": crate::host_bindings::rapport::plugin::log,
+            "rapport:plugin/config@0.1.0": crate::host_bindings::rapport::plugin::config,
+            "rapport:plugin/http@0.1.0": crate::host_bindings::rapport::plugin::http,
+            "rapport:plugin/clock@0.1.0": crate::host_bindings::rapport::plugin::clock,
+        },
+        pub_export_macro: true,
+        export_macro_name: "__export_tiering_policy_world",
+        default_bindings_module: "rapport_sdk::tiering",
+    });
+}
+
+/// Survey channels: deliver a survey, optionally parse answers received on the channel.
+pub mod survey {
+    wit_bindgen::generate!({
+        path: "../wit/rapport-plugin@0.1.0",
+        world: "survey-channel",
+        runtime_path: "rapport_sdk::wit_bindgen::rt",
+        with: {
+            "rapport:plugin/types@0.1.0": crate::host_bindings::rapport::plugin::types,
+            "rapport:plugin/log@0.1.0": crate::host_bindings::rapport::plugin::log,
+            "rapport:plugin/config@0.1.0": crate::host_bindings::rapport::plugin::config,
+            "rapport:plugin/http@0.1.0": crate::host_bindings::rapport::plugin::http,
+            "rapport:plugin/clock@0.1.0": crate::host_bindings::rapport::plugin::clock,
+        },
+        pub_export_macro: true,
+        export_macro_name: "__export_survey_channel_world",
+        default_bindings_module: "rapport_sdk::survey",
+    });
+    pub use self::rapport::plugin::survey_types::*;
+}
+
+/// ERP connectors: an Airbyte-like spec / check / read protocol over streams.
+pub mod erp {
+    wit_bindgen::generate!({
+        path: "../wit/rapport-plugin@0.1.0",
+        world: "erp-connector",
+        runtime_path: "rapport_sdk::wit_bindgen::rt",
+        with: {
+            "rapport:plugin/types@0.1.0": crate::host_bindings::rapport::plugin::types,
+            "rapport:plugin/log@0.1.0": crate::host_bindings::rapport::plugin::log,
+            "rapport:plugin/config@0.1.0": crate::host_bindings::rapport::plugin::config,
+            "rapport:plugin/http@0.1.0": crate::host_bindings::rapport::plugin::http,
+            "rapport:plugin/clock@0.1.0": crate::host_bindings::rapport::plugin::clock,
+        },
+        pub_export_macro: true,
+        export_macro_name: "__export_erp_connector_world",
+        default_bindings_module: "rapport_sdk::erp",
+    });
+    pub use self::rapport::plugin::erp_types::*;
+}
+
+/// A tiering policy. Implement it and name the type in [`export_tiering_policy!`].
+pub trait TieringPolicy {
+    /// Decides the tier of every profile, in the batch's order.
+    fn evaluate(batch: Vec<tiering::CustomerProfile>) -> Result<Vec<tiering::Decision>, PluginError>;
+    /// The tiers this policy assigns.
+    fn tiers() -> Vec<tiering::Tier>;
+    /// JSON Schema of the tenant configuration; an empty object schema by default.
+    fn config_schema() -> String {
+        EMPTY_SCHEMA.to_owned()
+    }
+}
+
+/// A survey channel. Implement it and name the type in [`export_survey_channel!`].
+pub trait SurveyChannel {
+    /// Delivers one survey; return a retryable error for transient failures.
+    fn send(delivery: survey::Delivery) -> Result<survey::Receipt, PluginError>;
+    /// Parses answers received on the channel itself; none by default.
+    fn parse_inbound(_request: survey::InboundRequest) -> Result<Vec<survey::InboundAnswer>, PluginError> {
+        Ok(Vec::new())
+    }
+    fn config_schema() -> String {
+        EMPTY_SCHEMA.to_owned()
+    }
+}
+
+/// An ERP connector. Implement it and name the type in [`export_erp_connector!`].
+pub trait ErpConnector {
+    fn spec() -> erp::ConnectorSpec;
+    /// Verifies configuration and credentials.
+    fn check() -> Result<(), PluginError>;
+    /// Reads one page of the stream `stream_name` after `cursor`.
+    fn read(stream_name: String, cursor: Option<String>, page_size: u32) -> Result<erp::Page, PluginError>;
+}
+
+const EMPTY_SCHEMA: &str = r#"{"type":"object","properties":{}}"#;
+
+impl PluginError {
+    /// A failure that will not go away by retrying (bad configuration, bad credentials).
+    pub fn fatal(code: impl Into<String>, message: impl Into<String>) -> Self {
+        PluginError { code: code.into(), message: message.into(), retryable: false }
+    }
+
+    /// A transient failure the host may retry with backoff.
+    pub fn retryable(code: impl Into<String>, message: impl Into<String>) -> Self {
+        PluginError { code: code.into(), message: message.into(), retryable: true }
+    }
+}
+
+/// Writes the API version into the component as the custom section `rapport-plugin-api`, which
+/// the host reads before running anything.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __api_version_section {
+    () => {
+        #[unsafe(link_section = "rapport-plugin-api")]
+        #[used]
+        static __RAPPORT_PLUGIN_API: [u8; 5] = *b"0.1.0";
+    };
+}
+
+/// Exports a [`TieringPolicy`] implementation as the plugin's `tiering-policy` world.
+#[macro_export]
+macro_rules! export_tiering_policy {
+    ($policy:ident) => {
+        impl $crate::tiering::Guest for $policy {
+            fn evaluate(
+                batch: ::std::vec::Vec<$crate::tiering::CustomerProfile>,
+            ) -> ::std::result::Result<::std::vec::Vec<$crate::tiering::Decision>, $crate::PluginError> {
+                <$policy as $crate::TieringPolicy>::evaluate(batch)
+            }
+            fn tiers() -> ::std::vec::Vec<$crate::tiering::Tier> {
+                <$policy as $crate::TieringPolicy>::tiers()
+            }
+            fn config_schema() -> ::std::string::String {
+                <$policy as $crate::TieringPolicy>::config_schema()
+            }
+        }
+        $crate::tiering::__export_tiering_policy_world!($policy with_types_in $crate::tiering);
+        $crate::__api_version_section!();
+    };
+}
+
+/// Exports a [`SurveyChannel`] implementation as the plugin's `survey-channel` world.
+#[macro_export]
+macro_rules! export_survey_channel {
+    ($channel:ident) => {
+        impl $crate::survey::Guest for $channel {
+            fn send(delivery: $crate::survey::Delivery) -> ::std::result::Result<$crate::survey::Receipt, $crate::PluginError> {
+                <$channel as $crate::SurveyChannel>::send(delivery)
+            }
+            fn parse_inbound(
+                request: $crate::survey::InboundRequest,
+            ) -> ::std::result::Result<::std::vec::Vec<$crate::survey::InboundAnswer>, $crate::PluginError> {
+                <$channel as $crate::SurveyChannel>::parse_inbound(request)
+            }
+            fn config_schema() -> ::std::string::String {
+                <$channel as $crate::SurveyChannel>::config_schema()
+            }
+        }
+        $crate::survey::__export_survey_channel_world!($channel with_types_in $crate::survey);
+        $crate::__api_version_section!();
+    };
+}
+
+/// Exports an [`ErpConnector`] implementation as the plugin's `erp-connector` world.
+#[macro_export]
+macro_rules! export_erp_connector {
+    ($connector:ident) => {
+        impl $crate::erp::Guest for $connector {
+            fn spec() -> $crate::erp::ConnectorSpec {
+                <$connector as $crate::ErpConnector>::spec()
+            }
+            fn check() -> ::std::result::Result<(), $crate::PluginError> {
+                <$connector as $crate::ErpConnector>::check()
+            }
+            fn read(
+                stream_name: ::std::string::String,
+                cursor: ::std::option::Option<::std::string::String>,
+                page_size: u32,
+            ) -> ::std::result::Result<$crate::erp::Page, $crate::PluginError> {
+                <$connector as $crate::ErpConnector>::read(stream_name, cursor, page_size)
+            }
+        }
+        $crate::erp::__export_erp_connector_world!($connector with_types_in $crate::erp);
+        $crate::__api_version_section!();
+    };
+}
+
+/// Structured logging into the host's plugin run log.
+pub mod log {
+    use super::host::log as raw;
+    pub use super::{KeyValue, LogLevel};
+
+    pub fn log(level: LogLevel, message: &str, fields: &[(&str, &str)]) {
+        let fields: Vec<KeyValue> = fields
+            .iter()
+            .map(|(key, value)| KeyValue { key: (*key).to_owned(), value: (*value).to_owned() })
+            .collect();
+        raw::log(level, message, &fields);
+    }
+
+    pub fn info(message: &str) {
+        log(LogLevel::Info, message, &[]);
+    }
+
+    pub fn warn(message: &str) {
+        log(LogLevel::Warn, message, &[]);
+    }
+
+    pub fn error(message: &str) {
+        log(LogLevel::Error, message, &[]);
+    }
+}
+
+/// The tenant's configuration of this plugin (secrets included, decrypted for the plugin only).
+pub mod config {
+    /// The value of a key the manifest declares, or `None` when unset.
+    pub fn get(key: &str) -> Option<String> {
+        super::host::config::get(key)
+    }
+}
+
+/// Outbound HTTP through the host, limited to the hosts the manifest requests and the tenant
+/// granted.
+pub mod http {
+    pub use super::host::http::{HttpError, Request, Response};
+    use super::KeyValue;
+
+    pub fn send(request: &Request) -> Result<Response, HttpError> {
+        super::host::http::send(request)
+    }
+
+    /// A GET with the given headers.
+    pub fn get(url: &str, headers: &[(&str, &str)]) -> Result<Response, HttpError> {
+        send(&Request { method: "GET".into(), url: url.into(), headers: pairs(headers), body: None, timeout_ms: None })
+    }
+
+    /// A POST of `body` with the given headers.
+    pub fn post(url: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Result<Response, HttpError> {
+        send(&Request { method: "POST".into(), url: url.into(), headers: pairs(headers), body: Some(body), timeout_ms: None })
+    }
+
+    fn pairs(headers: &[(&str, &str)]) -> Vec<KeyValue> {
+        headers
+            .iter()
+            .map(|(key, value)| KeyValue { key: (*key).to_owned(), value: (*value).to_owned() })
+            .collect()
+    }
+}
+
+/// Time as the host sees it.
+pub mod clock {
+    /// Milliseconds since the Unix epoch, UTC.
+    pub fn now_ms() -> i64 {
+        super::host::clock::now_ms()
+    }
+}

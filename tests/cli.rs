@@ -1,0 +1,189 @@
+//! The `rapport` binary as an operator runs it: `migrate {up,down,status}`, and `serve --demo`
+//! with a pinned bootstrap token, on an ephemeral port over the embedded SQLite store.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use rapport_tests::reqwest::StatusCode;
+use rapport_tests::serde_json::Value;
+
+const MIGRATIONS: usize = 9;
+/// The `rapport` program (`rapport::cli::main`), built by cargo for these tests.
+const RAPPORT: &str = env!("CARGO_BIN_EXE_rapport-under-test");
+
+fn migrate(data_dir: &Path, args: &[&str]) -> String {
+    let output = Command::new(RAPPORT)
+        .arg("migrate")
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("RAPPORT_DATABASE_URL")
+        .output()
+        .expect("run rapport migrate");
+    assert!(
+        output.status.success(),
+        "rapport migrate {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn count(status: &str, word: &str) -> usize {
+    status.lines().filter(|line| line.starts_with(word)).count()
+}
+
+#[test]
+fn migrate_up_down_and_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let status = migrate(dir.path(), &["status"]);
+    assert_eq!(count(&status, "pending"), MIGRATIONS, "{status}");
+    migrate(dir.path(), &["up"]);
+    let status = migrate(dir.path(), &["status"]);
+    assert_eq!(count(&status, "applied"), MIGRATIONS, "{status}");
+    assert!(status.contains("m20261123_000004_create_customers"));
+    migrate(dir.path(), &["down", "--steps", "2"]);
+    assert_eq!(count(&migrate(dir.path(), &["status"]), "pending"), 2);
+    migrate(dir.path(), &["down", "--steps", "100"]);
+    assert_eq!(
+        count(&migrate(dir.path(), &["status"]), "pending"),
+        MIGRATIONS
+    );
+}
+
+/// A `rapport serve` child process, killed on drop.
+struct Served {
+    child: Child,
+    base: String,
+    stdout: Vec<String>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve_demo(data_dir: &Path, bootstrap_token: &str) -> Served {
+    let mut child = Command::new(RAPPORT)
+        .args(["serve", "--demo", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env("RAPPORT_BOOTSTRAP_TOKEN", bootstrap_token)
+        .env_remove("RAPPORT_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn rapport serve");
+    let (lines_tx, lines_rx) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // Owned by the guard from here on, so the child is killed even if the wait below fails.
+    let mut served = Served {
+        child,
+        base: String::new(),
+        stdout: Vec::new(),
+    };
+    while served.base.is_empty() {
+        let line = lines_rx
+            .recv_timeout(Duration::from_secs(120))
+            .expect("rapport serve prints its address");
+        if let Some(rest) = line.strip_prefix("Rapport listening on ") {
+            served.base = rest.split_whitespace().next().unwrap().to_owned();
+        }
+        served.stdout.push(line);
+    }
+    served
+}
+
+async fn get(base: &str, path: &str, token: &str) -> (StatusCode, Value) {
+    let response = rapport_tests::reqwest::Client::new()
+        .get(format!("{base}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    (
+        response.status(),
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_demo_bootstraps_and_loads_the_seed_customers() {
+    let dir = tempfile::tempdir().unwrap();
+    let bootstrap = "rpt_operator-chosen-bootstrap-secret-0001";
+    let served = serve_demo(dir.path(), bootstrap);
+    let printed = served.stdout.join("\n");
+    assert!(
+        printed.contains("created with the token from RAPPORT_BOOTSTRAP_TOKEN"),
+        "{printed}"
+    );
+    assert!(
+        !printed.contains(bootstrap),
+        "a pinned bootstrap secret is not echoed"
+    );
+    let demo_token = std::fs::read_to_string(dir.path().join("demo-admin-token.txt"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(printed.contains(&demo_token), "the demo token is printed");
+    assert!(
+        dir.path().join("rapport.db").exists(),
+        "embedded SQLite file created"
+    );
+
+    let (status, tenants) = get(&served.base, "/api/v1/tenants", bootstrap).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(tenants[0]["slug"], "demo");
+
+    let (status, page) = get(&served.base, "/api/v1/customers?q=C2024001", &demo_token).await;
+    assert_eq!(status, StatusCode::OK);
+    let id = page["items"][0]["id"]
+        .as_i64()
+        .expect("the seed customer C2024001");
+    let (_, view) = get(
+        &served.base,
+        &format!("/api/v1/customers/{id}/360"),
+        &demo_token,
+    )
+    .await;
+    assert_eq!(view["profile"]["industry"], "互联网");
+    assert_eq!(view["profile"]["tier"]["tier"], "high-value");
+    assert_eq!(view["order_stats"]["total_value"][0]["amount"], "1200000");
+    assert_eq!(view["satisfaction"]["latest"][0]["value"], 4.2);
+
+    let (_, all) = get(&served.base, "/api/v1/customers?limit=200", &demo_token).await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 200);
+    assert!(
+        all["next_cursor"].is_string(),
+        "thousands of generated customers"
+    );
+    drop(served);
+
+    let again = serve_demo(dir.path(), bootstrap);
+    let second_token = std::fs::read_to_string(dir.path().join("demo-admin-token.txt"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert_ne!(
+        second_token, demo_token,
+        "a restart issues a fresh demo token"
+    );
+    let (status, page) = get(&again.base, "/api/v1/customers?q=C2024001", &second_token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["items"][0]["id"], id, "the data survived the restart");
+    assert_eq!(
+        get(&again.base, "/api/v1/me", &demo_token).await.0,
+        StatusCode::OK,
+        "old tokens stay valid"
+    );
+}
