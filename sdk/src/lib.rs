@@ -161,9 +161,27 @@ macro_rules! __api_version_section {
     };
 }
 
-/// Exports a [`TieringPolicy`] implementation as the plugin's `tiering-policy` world.
+/// Embeds the plugin's manifest (a TOML file, relative to the plugin crate's root) as the custom
+/// section `rapport-plugin-manifest`, so that the component installs without a sidecar file.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __manifest_section {
+    ($path:literal) => {
+        #[unsafe(link_section = "rapport-plugin-manifest")]
+        #[used]
+        static __RAPPORT_PLUGIN_MANIFEST: [u8; include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $path)).len()] =
+            *include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $path));
+    };
+}
+
+/// Exports a [`TieringPolicy`] implementation as the plugin's `tiering-policy` world. With
+/// `manifest = "rapport-plugin.toml"`, the manifest is embedded too.
 #[macro_export]
 macro_rules! export_tiering_policy {
+    ($policy:ident, manifest = $manifest:literal) => {
+        $crate::export_tiering_policy!($policy);
+        $crate::__manifest_section!($manifest);
+    };
     ($policy:ident) => {
         impl $crate::tiering::Guest for $policy {
             fn evaluate(
@@ -186,6 +204,10 @@ macro_rules! export_tiering_policy {
 /// Exports a [`SurveyChannel`] implementation as the plugin's `survey-channel` world.
 #[macro_export]
 macro_rules! export_survey_channel {
+    ($channel:ident, manifest = $manifest:literal) => {
+        $crate::export_survey_channel!($channel);
+        $crate::__manifest_section!($manifest);
+    };
     ($channel:ident) => {
         impl $crate::survey::Guest for $channel {
             fn send(delivery: $crate::survey::Delivery) -> ::std::result::Result<$crate::survey::Receipt, $crate::PluginError> {
@@ -208,6 +230,10 @@ macro_rules! export_survey_channel {
 /// Exports an [`ErpConnector`] implementation as the plugin's `erp-connector` world.
 #[macro_export]
 macro_rules! export_erp_connector {
+    ($connector:ident, manifest = $manifest:literal) => {
+        $crate::export_erp_connector!($connector);
+        $crate::__manifest_section!($manifest);
+    };
     ($connector:ident) => {
         impl $crate::erp::Guest for $connector {
             fn spec() -> $crate::erp::ConnectorSpec {

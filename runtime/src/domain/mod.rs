@@ -12,6 +12,7 @@ pub mod interaction;
 pub mod money;
 pub mod order;
 pub mod page;
+pub mod plugin;
 pub mod satisfaction;
 pub mod tiering;
 pub mod validation;

@@ -22,6 +22,8 @@ use super::limits::Limits;
 pub const SUPPORTED_API_VERSIONS: &[&str] = &["0.1.0"];
 /// The custom section in which the SDK records the API version a plugin was built against.
 pub const API_SECTION: &str = "rapport-plugin-api";
+/// The custom section in which the SDK embeds the plugin's manifest (TOML).
+pub const MANIFEST_SECTION: &str = "rapport-plugin-manifest";
 /// Epoch granularity: deadlines are checked, and long calls yield to tokio, this often.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Most plugin instances alive at once (pooling allocator slots).
@@ -239,17 +241,35 @@ fn classify(error: &wasmtime::Error, store: &Store<HostState>, limits: &Limits) 
 
 /// The API version the SDK recorded in the component's `rapport-plugin-api` custom section.
 fn api_version(bytes: &[u8]) -> Result<String, PluginError> {
+    let section = custom_section(bytes, API_SECTION)?.ok_or_else(|| {
+        PluginError::InvalidComponent(format!(
+            "no `{API_SECTION}` section: build the plugin with rapport-sdk's export macro"
+        ))
+    })?;
+    String::from_utf8(section)
+        .map_err(|_| PluginError::InvalidComponent("the API version section is not UTF-8".into()))
+}
+
+/// The manifest (TOML text) the SDK embedded as the `rapport-plugin-manifest` section, if any.
+pub fn embedded_manifest(bytes: &[u8]) -> Result<Option<String>, PluginError> {
+    custom_section(bytes, MANIFEST_SECTION)?
+        .map(|section| {
+            String::from_utf8(section).map_err(|_| {
+                PluginError::InvalidComponent("the manifest section is not UTF-8".into())
+            })
+        })
+        .transpose()
+}
+
+/// The contents of the first custom section called `name`, in the component or a module in it.
+fn custom_section(bytes: &[u8], name: &str) -> Result<Option<Vec<u8>>, PluginError> {
     for payload in wasmparser::Parser::new(0).parse_all(bytes) {
         let payload = payload.map_err(|error| PluginError::InvalidComponent(error.to_string()))?;
         if let wasmparser::Payload::CustomSection(section) = payload
-            && section.name() == API_SECTION
+            && section.name() == name
         {
-            return String::from_utf8(section.data().to_vec()).map_err(|_| {
-                PluginError::InvalidComponent("the API version section is not UTF-8".into())
-            });
+            return Ok(Some(section.data().to_vec()));
         }
     }
-    Err(PluginError::InvalidComponent(format!(
-        "no `{API_SECTION}` section: build the plugin with rapport-sdk's export macro"
-    )))
+    Ok(None)
 }

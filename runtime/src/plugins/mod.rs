@@ -9,7 +9,7 @@ mod host;
 pub mod limits;
 pub mod tiering;
 
-pub use engine::{Invocation, LoadedComponent, PluginEngine, SUPPORTED_API_VERSIONS};
+pub use engine::{embedded_manifest, Invocation, LoadedComponent, PluginEngine, SUPPORTED_API_VERSIONS};
 pub use error::PluginError;
 pub use host::{Grants, LogRecord, RunLog};
 pub use limits::Limits;
