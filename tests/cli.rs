@@ -10,7 +10,7 @@ use std::time::Duration;
 use rapport_tests::reqwest::StatusCode;
 use rapport_tests::serde_json::Value;
 
-const MIGRATIONS: usize = 9;
+const MIGRATIONS: usize = 13;
 /// The `rapport` program (`rapport::cli::main`), built by cargo for these tests.
 const RAPPORT: &str = env!("CARGO_BIN_EXE_rapport-under-test");
 
@@ -186,4 +186,108 @@ async fn serve_demo_bootstraps_and_loads_the_seed_customers() {
         StatusCode::OK,
         "old tokens stay valid"
     );
+}
+
+/// Runs `rapport plugin ARGS`; returns success, stdout and stderr.
+fn plugin(args: &[&std::ffi::OsStr]) -> (bool, String, String) {
+    let output = Command::new(RAPPORT)
+        .arg("plugin")
+        .args(args)
+        .env_remove("RAPPORT_DATABASE_URL")
+        .env_remove("RAPPORT_SECRET_KEY")
+        .output()
+        .expect("run rapport plugin");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+const SIDECAR: &str = r#"
+id = "acme.cli-tiers"
+version = "1.0.0"
+vendor = "Acme"
+kind = "tiering-policy"
+api_version = "0.1.0"
+"#;
+
+#[test]
+fn plugin_install_and_local_test() {
+    let dir = tempfile::tempdir().unwrap();
+    let component = dir.path().join("policy.wasm");
+    std::fs::write(
+        &component,
+        rapport_tests::plugin_component("fixture-tiering"),
+    )
+    .unwrap();
+    let manifest = dir.path().join("rapport-plugin.toml");
+    std::fs::write(&manifest, SIDECAR).unwrap();
+    let data = dir.path().join("data");
+    let install = |with_manifest: bool| {
+        let mut args = vec![
+            "install".as_ref(),
+            component.as_os_str(),
+            "--data-dir".as_ref(),
+            data.as_os_str(),
+        ];
+        if with_manifest {
+            args.extend(["--manifest".as_ref(), manifest.as_os_str()]);
+        }
+        plugin(&args)
+    };
+
+    let (ok, _, stderr) = install(false);
+    assert!(!ok && stderr.contains("embeds no manifest"), "{stderr}");
+    let (ok, stdout, stderr) = install(true);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.starts_with("installed acme.cli-tiers 1.0.0 (tiering-policy, sha256 "),
+        "{stdout}"
+    );
+    let (ok, stdout, _) = install(true);
+    assert!(
+        ok && stdout.starts_with("already installed: acme.cli-tiers 1.0.0"),
+        "{stdout}"
+    );
+    assert!(
+        data.join("secret.key").exists(),
+        "the data key is created with the store"
+    );
+
+    let fixture = dir.path().join("fixture.json");
+    let facts = r#"{"customer_id": 1, "lifecycle_stage": "customer", "tenure_days": 540, "tags": [],
+        "order_value_90d": 0, "order_value_365d": 1500000, "order_count_90d": 0, "order_count_365d": 3,
+        "days_since_last_order": 20, "interaction_count_30d": 1, "interaction_count_90d": 2,
+        "days_since_last_contact": 4, "open_complaints": 0, "complaints_90d": 0,
+        "latest_csat": null, "latest_nps": null, "latest_ces": null}"#;
+    std::fs::write(
+        &fixture,
+        format!(r#"{{"export": "evaluate", "input": [{facts}]}}"#),
+    )
+    .unwrap();
+    let (ok, stdout, stderr) = plugin(&[
+        "test".as_ref(),
+        component.as_os_str(),
+        "--input".as_ref(),
+        fixture.as_os_str(),
+    ]);
+    assert!(ok, "{stdout}{stderr}");
+    let report: Value = rapport_tests::serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["output"][0]["tier"], "high-value", "{report}");
+
+    std::fs::write(
+        &fixture,
+        r#"{"export": "evaluate", "input": [], "config": {"high_value_threshold": "lots"}}"#,
+    )
+    .unwrap();
+    let (ok, stdout, _) = plugin(&[
+        "test".as_ref(),
+        component.as_os_str(),
+        "--input".as_ref(),
+        fixture.as_os_str(),
+    ]);
+    assert!(!ok, "a failing plugin call exits non-zero");
+    let report: Value = rapport_tests::serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["error"]["code"], "plugin_error", "{report}");
 }

@@ -16,6 +16,10 @@ mod m20261123_000006_create_contacts;
 mod m20261123_000007_create_orders;
 mod m20261123_000008_create_interactions;
 mod m20261123_000009_create_satisfaction_records;
+mod m20261123_000010_create_plugin_components;
+mod m20261123_000011_create_plugin_versions;
+mod m20261123_000012_create_tenant_plugins;
+mod m20261123_000013_create_plugin_runs;
 
 pub struct Migrator;
 
@@ -32,6 +36,10 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000007_create_orders::Migration),
             Box::new(m20261123_000008_create_interactions::Migration),
             Box::new(m20261123_000009_create_satisfaction_records::Migration),
+            Box::new(m20261123_000010_create_plugin_components::Migration),
+            Box::new(m20261123_000011_create_plugin_versions::Migration),
+            Box::new(m20261123_000012_create_tenant_plugins::Migration),
+            Box::new(m20261123_000013_create_plugin_runs::Migration),
         ]
     }
 }

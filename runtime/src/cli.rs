@@ -1,10 +1,14 @@
-//! The `rapport` command line: `serve` and `migrate`. The binary is a thin shell over
+//! The `rapport` command line: `serve`, `migrate` and `plugin`. The binary is a thin shell over
 //! [`main`], so that tests can build the very same program.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::domain::plugin::PluginManifest;
+use crate::plugins::PluginEngine;
+use crate::plugins::harness::{Fixture, run_fixture};
+use crate::registry::RegistryError;
 use crate::server::{self, ServeOptions};
 use crate::store;
 use crate::telemetry::{self, LogFormat};
@@ -68,6 +72,34 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Install plugins into the registry, or run one locally against a fixture.
+    Plugin {
+        #[command(subcommand)]
+        action: PluginAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginAction {
+    /// Install a component (`.wasm`) into the registry, as the platform admin would over the API.
+    Install {
+        /// The component file.
+        file: PathBuf,
+        /// A sidecar manifest (TOML), for components that do not embed one.
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Run one export of a component against a JSON fixture, without a server, with the limits
+    /// the server applies. Prints the report as JSON; exits 1 when the plugin failed.
+    Test {
+        /// The component file.
+        file: PathBuf,
+        /// `{"export": "...", "input": ..., "config": {...}, "secret_keys": [...], "allowed_hosts": [...]}`
+        #[arg(long)]
+        input: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -107,6 +139,7 @@ pub async fn main() -> ExitCode {
             server::serve(options).await.map_err(|e| e.to_string())
         }
         Command::Migrate { action, store } => migrate(action, store).await,
+        Command::Plugin { action } => plugin(action).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -134,6 +167,86 @@ async fn migrate(action: MigrateAction, args: StoreArgs) -> Result<(), String> {
                 println!("{} {name}", if applied { "applied" } else { "pending" });
             }
         }
+    }
+    Ok(())
+}
+
+async fn plugin(action: PluginAction) -> Result<(), String> {
+    match action {
+        PluginAction::Install {
+            file,
+            manifest,
+            store,
+        } => install_plugin(file, manifest, store).await,
+        PluginAction::Test { file, input } => test_plugin(file, input).await,
+    }
+}
+
+fn read_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|error| format!("{}: {error}", path.display()))
+}
+
+async fn install_plugin(
+    file: PathBuf,
+    manifest: Option<PathBuf>,
+    args: StoreArgs,
+) -> Result<(), String> {
+    let bytes = read_file(&file)?;
+    let sidecar = match manifest {
+        Some(path) => {
+            let text = String::from_utf8(read_file(&path)?)
+                .map_err(|_| format!("{}: not UTF-8", path.display()))?;
+            Some(PluginManifest::from_toml(&text).map_err(|errors| describe(&errors))?)
+        }
+        None => None,
+    };
+    let url = server::resolve_database_url(args.database_url.as_deref(), &args.data_dir)
+        .map_err(|e| e.to_string())?;
+    let db = server::open_store(&url).await.map_err(|e| e.to_string())?;
+    let registry = server::registry(&args.data_dir).map_err(|e| e.to_string())?;
+    let (version, created) = registry
+        .install(&db, bytes, sidecar)
+        .await
+        .map_err(|error| match error {
+            RegistryError::Invalid(errors) => describe(&errors),
+            other => other.to_string(),
+        })?;
+    println!(
+        "{} {} {} ({}, sha256 {})",
+        if created {
+            "installed"
+        } else {
+            "already installed:"
+        },
+        version.plugin_id,
+        version.version,
+        version.kind,
+        version.component_sha256
+    );
+    Ok(())
+}
+
+fn describe(errors: &crate::domain::ValidationErrors) -> String {
+    errors
+        .0
+        .iter()
+        .map(|error| format!("{}: {}", error.field, error.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+async fn test_plugin(file: PathBuf, input: PathBuf) -> Result<(), String> {
+    let bytes = read_file(&file)?;
+    let fixture: Fixture = serde_json::from_slice(&read_file(&input)?)
+        .map_err(|error| format!("{}: {error}", input.display()))?;
+    let engine = PluginEngine::new(None).map_err(|e| e.to_string())?;
+    let report = run_fixture(engine, &bytes, &fixture)
+        .await
+        .map_err(|e| e.to_string())?;
+    let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+    println!("{text}");
+    if report.error.is_some() {
+        return Err("the plugin call failed (see the report above)".into());
     }
     Ok(())
 }

@@ -9,6 +9,8 @@ pub mod cli;
 pub mod demo;
 pub mod domain;
 pub mod plugins;
+pub mod registry;
+pub mod secrets;
 pub mod server;
 pub mod store;
 pub mod telemetry;

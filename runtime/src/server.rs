@@ -4,12 +4,15 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 
 use crate::api::{self, AppState};
 use crate::demo;
+use crate::registry::Registry;
+use crate::secrets::{SecretBox, SecretError};
 use crate::store::{self, StoreError, tenants};
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +31,8 @@ pub enum ServerError {
     Serve(std::io::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
 }
 
 #[derive(Debug, Clone)]
@@ -67,9 +72,10 @@ pub async fn open_store(database_url: &str) -> Result<DatabaseConnection, Server
 pub async fn serve_on(
     listener: TcpListener,
     db: DatabaseConnection,
+    registry: Arc<Registry>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let app = api::app(AppState::new(db));
+    let app = api::app(AppState::new(db, registry));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
@@ -131,7 +137,14 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServerError> {
     let addr = listener.local_addr().map_err(ServerError::Serve)?;
     println!("Rapport listening on http://{addr} (API docs at http://{addr}/docs)");
     tracing::info!(%addr, "listening");
-    serve_on(listener, db, shutdown_signal()).await
+    serve_on(listener, db, registry(&options.data_dir)?, shutdown_signal()).await
+}
+
+/// The plugin registry of a server whose data lives in `data_dir`: the secret key from there
+/// (or `RAPPORT_SECRET_KEY`), compiled plugins cached under `plugin-cache/`.
+pub fn registry(data_dir: &Path) -> Result<Arc<Registry>, ServerError> {
+    let secrets = SecretBox::load_or_create(data_dir)?;
+    Ok(Registry::new(secrets, Some(data_dir.join("plugin-cache"))))
 }
 
 async fn shutdown_signal() {

@@ -10,6 +10,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::domain::ValidationErrors;
+use crate::registry::RegistryError;
 use crate::store::StoreError;
 
 #[derive(Debug)]
@@ -99,6 +100,22 @@ impl From<StoreError> for ApiError {
                 Self::new(StatusCode::CONFLICT, code, message)
             }
             StoreError::Invalid(errors) => errors.into(),
+            other => Self::internal(&other),
+        }
+    }
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(error: RegistryError) -> Self {
+        match error {
+            RegistryError::Store(error) => error.into(),
+            RegistryError::Invalid(errors) => errors.into(),
+            RegistryError::Component(error) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, error.code(), error.to_string())
+            }
+            RegistryError::Conflict { code, message } => {
+                Self::new(StatusCode::CONFLICT, code, message)
+            }
             other => Self::internal(&other),
         }
     }

@@ -11,6 +11,7 @@ pub mod health;
 pub mod interactions;
 pub mod observability;
 pub mod orders;
+pub mod plugins;
 pub mod satisfaction;
 pub mod tenants;
 pub mod tokens;
@@ -36,6 +37,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use self::error::ApiError;
 use self::observability::Metrics;
+use crate::registry::Registry;
 
 /// Largest accepted request body. Bigger bodies get 413 before any parsing.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -46,13 +48,15 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub struct AppState {
     pub db: DatabaseConnection,
     pub metrics: Arc<Metrics>,
+    pub registry: Arc<Registry>,
 }
 
 impl AppState {
-    pub fn new(db: DatabaseConnection) -> Self {
+    pub fn new(db: DatabaseConnection, registry: Arc<Registry>) -> Self {
         AppState {
             db,
-            metrics: Metrics::new(),
+            metrics: Metrics::new(&registry.metrics),
+            registry,
         }
     }
 }
@@ -87,7 +91,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(contacts::router())
         .merge(orders::router())
         .merge(interactions::router())
-        .merge(satisfaction::router());
+        .merge(satisfaction::router())
+        .merge(plugins::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .routes(routes!(observability::metrics))

@@ -7,6 +7,7 @@
 pub mod contact;
 pub mod customer;
 pub mod customer360;
+pub mod erp_records;
 pub mod identity;
 pub mod interaction;
 pub mod money;
@@ -14,6 +15,7 @@ pub mod order;
 pub mod page;
 pub mod plugin;
 pub mod satisfaction;
+pub mod survey_delivery;
 pub mod tiering;
 pub mod validation;
 

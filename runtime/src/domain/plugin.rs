@@ -126,7 +126,10 @@ impl PluginManifest {
     }
 
     /// Validates a tenant's whole configuration (secrets included) against the schema.
-    pub fn validate_config(&self, config: &serde_json::Map<String, Value>) -> Result<(), ValidationErrors> {
+    pub fn validate_config(
+        &self,
+        config: &serde_json::Map<String, Value>,
+    ) -> Result<(), ValidationErrors> {
         let validator = jsonschema::validator_for(&self.config_schema).map_err(|error| {
             ValidationErrors::single("config", "invalid_schema", error.to_string())
         })?;
@@ -145,6 +148,116 @@ impl PluginManifest {
     }
 }
 
+/// One installed plugin version in the registry.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct PluginVersion {
+    pub plugin_id: String,
+    pub version: String,
+    pub vendor: String,
+    pub kind: PluginKind,
+    pub api_version: String,
+    pub description: Option<String>,
+    pub http_hosts: Vec<String>,
+    #[schema(value_type = Object)]
+    pub config_schema: Value,
+    /// Hex SHA-256 of the component: its identity in storage and caches.
+    pub component_sha256: String,
+    pub installed_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A tenant's use of a plugin, as shown to its admins: secrets appear by name only.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct TenantPlugin {
+    pub plugin_id: String,
+    pub kind: PluginKind,
+    pub version: String,
+    /// The version an upgrade replaced; `rollback` returns to it.
+    pub previous_version: Option<String>,
+    pub enabled: bool,
+    /// The non-secret configuration values.
+    #[schema(value_type = Object)]
+    pub config: serde_json::Map<String, Value>,
+    /// Names of the secret configuration keys that hold a value.
+    pub secrets_set: Vec<String>,
+    /// Hosts the tenant granted.
+    pub granted_hosts: Vec<String>,
+    /// Hosts the plugin may actually reach: requested by the manifest and granted.
+    pub effective_hosts: Vec<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Enables (or reconfigures, or moves to another version of) a plugin for the caller's tenant.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnablePlugin {
+    pub version: String,
+    /// The whole configuration, secrets included. A secret key left out keeps its stored value.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub config: serde_json::Map<String, Value>,
+    /// HTTP hosts granted to the plugin; each must be one its manifest requests.
+    #[serde(default)]
+    pub granted_hosts: Vec<String>,
+}
+
+/// Moves an enabled plugin to another installed version, keeping its configuration.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpgradePlugin {
+    pub version: String,
+}
+
+/// Runs one export of a tenant's plugin with the tenant's configuration and grants.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvokePlugin {
+    /// The export's WIT name, e.g. `evaluate`, `send`, `read`, `check`.
+    pub export: String,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub input: Value,
+}
+
+/// One recorded invocation of a tenant's plugin.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct PluginRun {
+    pub id: super::Id,
+    pub plugin_id: String,
+    pub version: String,
+    pub export: String,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    pub duration_ms: f64,
+    /// `ok`, or the stable code of the plugin error (`timeout`, `memory_limit`, `plugin_error`…).
+    pub outcome: String,
+    pub error: Option<String>,
+    pub fuel_used: Option<u64>,
+    /// What the plugin logged (records, stdout, stderr), secrets redacted.
+    #[schema(value_type = Object)]
+    pub log: Value,
+}
+
+/// Granted hosts must be a subset of what the manifest requests; returns them normalised.
+pub fn check_granted_hosts(
+    manifest: &PluginManifest,
+    granted: &[String],
+) -> Result<Vec<String>, ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    let mut hosts = BTreeSet::new();
+    for (index, host) in granted.iter().enumerate() {
+        let host = host.trim().to_ascii_lowercase();
+        if !manifest.http_hosts.contains(&host) {
+            errors.add(
+                format!("granted_hosts[{index}]"),
+                "not_requested",
+                format!("the plugin's manifest does not request {host}"),
+            );
+        }
+        hosts.insert(host);
+    }
+    errors.into_result(hosts.into_iter().collect())
+}
+
 /// A configuration split the way it is stored: plain values, and secrets to encrypt.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SplitConfig {
@@ -154,7 +267,10 @@ pub struct SplitConfig {
 
 /// Splits `config` by the manifest's secret keys; secret values are kept as the plugin will see
 /// them (strings as they are, anything else as JSON text).
-pub fn split_config(manifest: &PluginManifest, config: serde_json::Map<String, Value>) -> SplitConfig {
+pub fn split_config(
+    manifest: &PluginManifest,
+    config: serde_json::Map<String, Value>,
+) -> SplitConfig {
     let secret_keys = manifest.secret_keys();
     let mut split = SplitConfig::default();
     for (key, value) in config {
@@ -248,7 +364,10 @@ mod tests {
             .replace("Hooks.Example.com", "https://x/");
         let errors = PluginManifest::from_toml(&bad).unwrap_err();
         let fields: Vec<&str> = errors.0.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["manifest.id", "manifest.version", "manifest.http_hosts[0]"]);
+        assert_eq!(
+            fields,
+            ["manifest.id", "manifest.version", "manifest.http_hosts[0]"]
+        );
         let manifest = PluginManifest::from_toml(MANIFEST).unwrap();
         let config = serde_json::json!({"url": 7, "token": 12345});
         let errors = manifest

@@ -13,7 +13,7 @@ use wasmtime::{
     UpdateDeadline,
 };
 
-use super::bindings::tiering::TieringPolicy;
+use super::bindings::{clock, config, erp_types, http, log, survey_types, tiering_types, types};
 use super::error::PluginError;
 use super::host::{Grants, HostState, RunLog};
 use super::limits::Limits;
@@ -55,6 +55,18 @@ pub struct Invocation<T> {
     pub log: RunLog,
     pub duration: Duration,
     pub fuel_used: Option<u64>,
+}
+
+impl<T> Invocation<T> {
+    /// Checks or converts a successful outcome, keeping the log and the costs of the call.
+    pub fn and_then<U>(self, check: impl FnOnce(T) -> Result<U, PluginError>) -> Invocation<U> {
+        Invocation {
+            outcome: self.outcome.and_then(check),
+            log: self.log,
+            duration: self.duration,
+            fuel_used: self.fuel_used,
+        }
+    }
 }
 
 pub struct PluginEngine {
@@ -116,8 +128,7 @@ impl PluginEngine {
         let engine = Engine::new(&config).map_err(host_error)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(host_error)?;
-        TieringPolicy::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
-            .map_err(host_error)?;
+        add_plugin_interfaces(&mut linker).map_err(host_error)?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.clone(), ticker_stop.clone());
         let http = reqwest::Client::builder()
@@ -211,6 +222,26 @@ impl PluginEngine {
             fuel_used,
         }
     }
+}
+
+/// Registers every interface of the WIT package once: the host services and each world's type
+/// interfaces. A world's own `add_to_linker` would also define the shared services, so linking
+/// two worlds that way fails with duplicate definitions; one linker for all kinds lets a
+/// component of any world link, and lets the harness find out which world it implements.
+fn add_plugin_interfaces(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    fn state(state: &mut HostState) -> &mut HostState {
+        state
+    }
+    types::add_to_linker::<HostState, HasSelf<HostState>>(linker, state)?;
+    log::add_to_linker::<HostState, HasSelf<HostState>>(linker, state)?;
+    config::add_to_linker::<HostState, HasSelf<HostState>>(linker, state)?;
+    http::add_to_linker::<HostState, HasSelf<HostState>>(linker, state)?;
+    clock::add_to_linker::<HostState, HasSelf<HostState>>(linker, state)?;
+    // Type-only interfaces still have to exist as (empty) instances: components import them.
+    tiering_types::add_to_linker::<HostState, HasSelf<HostState>>(linker, state)?;
+    survey_types::add_to_linker::<HostState, HasSelf<HostState>>(linker, state)?;
+    erp_types::add_to_linker::<HostState, HasSelf<HostState>>(linker, state)?;
+    Ok(())
 }
 
 fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) {

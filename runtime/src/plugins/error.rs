@@ -33,6 +33,10 @@ pub enum PluginError {
     },
     #[error("plugin host failure: {0}")]
     Host(String),
+    /// The caller asked for an export the plugin's kind lacks, or gave input that does not fit
+    /// it; the plugin was not run.
+    #[error("bad input for the plugin: {0}")]
+    BadInput(String),
 }
 
 impl PluginError {
@@ -50,6 +54,7 @@ impl PluginError {
             PluginError::InvalidOutput(_) => "invalid_output",
             PluginError::Reported { .. } => "plugin_error",
             PluginError::Host(_) => "host_error",
+            PluginError::BadInput(_) => "bad_input",
         }
     }
 }

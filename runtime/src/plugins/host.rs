@@ -10,7 +10,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use super::bindings::{clock, config, http, log, types};
+use super::bindings::{clock, config, erp_types, http, log, survey_types, tiering_types, types};
 use super::limits::Limits;
 
 /// What a tenant gave one plugin: its configuration and the hosts it may reach. The caller
@@ -24,7 +24,8 @@ pub struct Grants {
     pub allowed_hosts: HashSet<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One record the plugin logged, secrets already redacted.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct LogRecord {
     pub level: String,
     pub message: String,
@@ -32,7 +33,7 @@ pub struct LogRecord {
 }
 
 /// What the plugin said during one invocation.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RunLog {
     pub records: Vec<LogRecord>,
     /// Records dropped because the log volume cap was reached.
@@ -222,7 +223,12 @@ impl WasiView for HostState {
 
 impl types::Host for HostState {}
 
-impl super::bindings::tiering::rapport::plugin::tiering_types::Host for HostState {}
+// The worlds' type interfaces declare no functions; the linker still needs these to define them.
+impl tiering_types::Host for HostState {}
+
+impl survey_types::Host for HostState {}
+
+impl erp_types::Host for HostState {}
 
 impl log::Host for HostState {
     async fn log(
@@ -242,7 +248,7 @@ impl log::Host for HostState {
         }
         self.log_bytes += size;
         let record = LogRecord {
-            level: format!("{level:?}").to_lowercase(),
+            level: level_name(level).to_owned(),
             message: self.redact(&message),
             fields: fields
                 .into_iter()
@@ -251,6 +257,17 @@ impl log::Host for HostState {
         };
         self.log.records.push(record);
         Ok(())
+    }
+}
+
+/// The WIT name of a level (`info`, ...): the generated enum's `Debug` reads `LogLevel::Info`.
+fn level_name(level: types::LogLevel) -> &'static str {
+    match level {
+        types::LogLevel::Trace => "trace",
+        types::LogLevel::Debug => "debug",
+        types::LogLevel::Info => "info",
+        types::LogLevel::Warn => "warn",
+        types::LogLevel::Error => "error",
     }
 }
 

@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+use super::error::PluginError;
+use crate::domain::plugin::PluginKind;
+
 /// What one call into a plugin may consume. Every invocation gets a fresh store with these.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
@@ -22,6 +25,33 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// The defaults of a plugin kind.
+    pub fn for_kind(kind: PluginKind) -> Limits {
+        match kind {
+            PluginKind::TieringPolicy => Limits::tiering(),
+            PluginKind::SurveyChannel => Limits::survey_channel(),
+            PluginKind::ErpConnector => Limits::erp_connector(),
+        }
+    }
+
+    /// Refuses a returned value of `size` bytes over the output cap, so that a plugin cannot
+    /// hand the host more data than its kind is allowed to produce.
+    pub(crate) fn check_output(&self, size: usize) -> Result<(), PluginError> {
+        if size > self.output_bytes {
+            return Err(PluginError::OutputTooLarge(self.output_bytes));
+        }
+        Ok(())
+    }
+
+    /// Checks a JSON Schema a plugin returned as text (its config schema): within the output cap
+    /// and valid JSON, so callers get a value they can validate configurations against.
+    pub(crate) fn check_schema(&self, text: &str) -> Result<serde_json::Value, PluginError> {
+        self.check_output(text.len())?;
+        serde_json::from_str(text).map_err(|error| {
+            PluginError::InvalidOutput(format!("the config schema is not JSON: {error}"))
+        })
+    }
+
     /// Tiering policies evaluate batches of profiles; they need CPU, not network.
     pub fn tiering() -> Limits {
         Limits {

@@ -4,13 +4,19 @@
 
 mod bindings;
 pub mod engine;
+pub mod erp;
 pub mod error;
+pub mod harness;
 mod host;
 pub mod limits;
+pub mod survey;
 pub mod tiering;
 
 pub use engine::{embedded_manifest, Invocation, LoadedComponent, PluginEngine, SUPPORTED_API_VERSIONS};
+pub use erp::ErpPlugin;
 pub use error::PluginError;
+pub use harness::{AnyPlugin, ErrorReport, Fixture, FixtureOutcome, FixtureReport, run_fixture};
 pub use host::{Grants, LogRecord, RunLog};
 pub use limits::Limits;
+pub use survey::SurveyPlugin;
 pub use tiering::TieringPlugin;

@@ -64,6 +64,18 @@ impl TieringPlugin {
         }
     }
 
+    /// Only builds a fresh store and instantiates the component in it, then drops both: the fixed
+    /// cost of every call, for the `plugin_calls` benchmark.
+    #[doc(hidden)]
+    pub async fn instantiate_only(&self, limits: &Limits) -> Result<(), PluginError> {
+        let mut store = self.engine.new_store(limits, Arc::new(Grants::default()));
+        self.pre
+            .instantiate_async(&mut store)
+            .await
+            .map(drop)
+            .map_err(|error| PluginError::Trap(format!("{error:#}")))
+    }
+
     /// The policy's tier catalogue.
     pub async fn tiers(
         &self,
@@ -85,6 +97,24 @@ impl TieringPlugin {
                     .collect()))
             })
             .await
+    }
+}
+
+impl TieringPlugin {
+    /// The JSON Schema of the policy's tenant configuration (thresholds and the like).
+    pub async fn config_schema(
+        &self,
+        grants: Arc<Grants>,
+        limits: &Limits,
+    ) -> Invocation<serde_json::Value> {
+        let pre = &self.pre;
+        self.engine
+            .invoke(limits, grants, async |store| {
+                let policy: TieringPolicy = pre.instantiate_async(&mut *store).await?;
+                Ok(Ok(policy.call_config_schema(&mut *store).await?))
+            })
+            .await
+            .and_then(|schema| limits.check_schema(&schema))
     }
 }
 

@@ -10,6 +10,7 @@ pub mod customers;
 pub mod entity;
 pub mod interactions;
 pub mod orders;
+pub mod plugins;
 pub mod satisfaction;
 pub mod tenants;
 pub mod tokens;

@@ -1,0 +1,78 @@
+//! The fixture policy's decision logic in plain Rust, with no SDK types: `lib.rs` adapts it to the
+//! `tiering-policy` world for the wasm component, and the host's benchmark
+//! (`tests/benches/plugin_calls.rs`) includes this same file with `#[path]` to run it natively.
+
+/// Order value over 365 days from which a customer is `high-value`, unless the tenant sets
+/// `high_value_threshold`.
+pub const DEFAULT_THRESHOLD: f64 = 1_000_000.0;
+/// Days without contact from which a customer is a `churn-risk`, whatever its orders.
+pub const CHURN_AFTER_SILENT_DAYS: u32 = 90;
+/// The tier catalogue as (id, label), in rank order.
+pub const TIERS: [(&str, &str); 3] = [
+    ("high-value", "High value"),
+    ("regular", "Regular"),
+    ("churn-risk", "Churn risk"),
+];
+
+/// What the policy looks at for one customer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Facts {
+    pub order_value_365d: f64,
+    /// `None` when there was never any contact.
+    pub days_since_last_contact: Option<u32>,
+}
+
+/// The policy's decision for one customer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// One of the ids of [`TIERS`].
+    pub tier: &'static str,
+    pub score: f64,
+    pub reasons: Vec<String>,
+}
+
+/// The threshold from the tenant's `high_value_threshold` setting, or the default when it is
+/// unset; the error is the message to report when the setting is not a number.
+pub fn threshold(setting: Option<&str>) -> Result<f64, String> {
+    match setting {
+        None => Ok(DEFAULT_THRESHOLD),
+        Some(text) => text
+            .parse()
+            .map_err(|_| format!("high_value_threshold is not a number: {text}")),
+    }
+}
+
+/// `churn-risk` after [`CHURN_AFTER_SILENT_DAYS`] without contact (or none ever), else
+/// `high-value` from `threshold` of orders in 365 days, else `regular`; scored by that order value.
+pub fn decide(facts: Facts, threshold: f64) -> Verdict {
+    let silent_days = facts.days_since_last_contact.unwrap_or(u32::MAX);
+    let (tier, reason) = if silent_days >= CHURN_AFTER_SILENT_DAYS {
+        (
+            "churn-risk",
+            format!(
+                "no contact for {} days",
+                facts
+                    .days_since_last_contact
+                    .map_or("ever".into(), |d| d.to_string())
+            ),
+        )
+    } else if facts.order_value_365d >= threshold {
+        (
+            "high-value",
+            format!(
+                "orders {:.0} in 365 days (threshold {threshold:.0})",
+                facts.order_value_365d
+            ),
+        )
+    } else {
+        (
+            "regular",
+            format!("orders {:.0} in 365 days", facts.order_value_365d),
+        )
+    };
+    Verdict {
+        tier,
+        score: facts.order_value_365d,
+        reasons: vec![reason],
+    }
+}

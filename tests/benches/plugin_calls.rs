@@ -1,0 +1,288 @@
+//! Plugin host benchmarks (criterion), against the issue's goals:
+//!
+//! - `instantiate`: a fresh store plus `InstancePre` instantiation on the pooling allocator, the
+//!   fixed cost of every call (goal: median ≤ 10 µs);
+//! - `tiers`: a fresh instance and a trivial call, the real per-invocation path;
+//! - `tiering_batch/wasm` vs `tiering_batch/native`: one `evaluate` of 1,000 varied customers
+//!   through the component, and the same policy source (`plugins/fixture-tiering/src/policy.rs`)
+//!   compiled natively into this benchmark (goal: per-customer cost ≤ 1.3× native).
+//!
+//! Both sides must give the same decisions before anything is measured. After criterion ran,
+//! a summary computes the goals from this run's estimates (medians).
+//!
+//! Run: `cargo bench -p rapport-tests --bench plugin_calls`.
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use criterion::{Criterion, Throughput};
+use rapport::domain::tiering::{CustomerFacts, TierDecision};
+use rapport::plugins::{Grants, Limits, PluginEngine, TieringPlugin};
+use tokio::runtime::Runtime;
+
+#[path = "../../plugins/fixture-tiering/src/policy.rs"]
+mod policy;
+
+/// Customers per `evaluate` call.
+const BATCH: usize = 1_000;
+const GOAL_INSTANTIATE_NS: f64 = 10_000.0;
+const GOAL_RATIO: f64 = 1.3;
+
+fn main() {
+    let started = SystemTime::now();
+    let output = criterion_home();
+    let mut criterion = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5))
+        .output_directory(&output)
+        .configure_from_args();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let plugin = rt.block_on(async {
+        let engine = PluginEngine::new(None).expect("plugin engine");
+        let component = engine
+            .load(&rapport_tests::plugin_component("fixture-tiering"))
+            .expect("load fixture-tiering");
+        TieringPlugin::new(engine, &component).expect("a tiering policy")
+    });
+    let limits = Limits::tiering();
+    let grants = Arc::new(Grants::default());
+    let batch = customers(BATCH);
+    same_answers(&rt, &plugin, &batch, &grants, &limits);
+
+    let (plugin, limits, grants, batch) = (&plugin, &limits, &grants, batch.as_slice());
+    criterion.bench_function("instantiate", |b| {
+        b.to_async(&rt).iter(move || async move {
+            plugin.instantiate_only(limits).await.expect("instantiates")
+        })
+    });
+    criterion.bench_function("tiers", |b| {
+        b.to_async(&rt).iter(move || async move {
+            plugin
+                .tiers(grants.clone(), limits)
+                .await
+                .outcome
+                .expect("tiers")
+        })
+    });
+    let mut group = criterion.benchmark_group("tiering_batch");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.bench_function("wasm", |b| {
+        b.to_async(&rt).iter(move || async move {
+            plugin
+                .evaluate(black_box(batch), grants.clone(), limits)
+                .await
+                .outcome
+                .expect("decides")
+        })
+    });
+    group.bench_function("native", |b| {
+        b.iter(|| native_evaluate(black_box(batch), black_box(None)).expect("decides"))
+    });
+    group.finish();
+
+    criterion.final_summary();
+    summary(&output, started);
+}
+
+/// The fixture policy compiled natively, adapted to the host's types as `lib.rs` adapts it to
+/// the SDK's: threshold from the (absent) setting, then one decision per customer.
+fn native_evaluate(
+    batch: &[CustomerFacts],
+    setting: Option<&str>,
+) -> Result<Vec<TierDecision>, String> {
+    let threshold = policy::threshold(setting)?;
+    Ok(batch
+        .iter()
+        .map(|facts| {
+            let verdict = policy::decide(
+                policy::Facts {
+                    order_value_365d: facts.order_value_365d,
+                    days_since_last_contact: facts.days_since_last_contact,
+                },
+                threshold,
+            );
+            TierDecision {
+                customer_id: facts.customer_id,
+                tier: verdict.tier.to_owned(),
+                score: verdict.score,
+                reasons: verdict.reasons,
+            }
+        })
+        .collect())
+}
+
+/// Both builds of the policy must agree before their speed is compared.
+fn same_answers(
+    rt: &Runtime,
+    plugin: &TieringPlugin,
+    batch: &[CustomerFacts],
+    grants: &Arc<Grants>,
+    limits: &Limits,
+) {
+    let (wasm, catalogue) = rt.block_on(async {
+        let wasm = plugin.evaluate(batch, grants.clone(), limits).await;
+        let catalogue = plugin.tiers(grants.clone(), limits).await;
+        (
+            wasm.outcome.expect("wasm decides"),
+            catalogue.outcome.expect("wasm tiers"),
+        )
+    });
+    let native = native_evaluate(batch, None).expect("native decides");
+    assert!(wasm == native, "wasm and native decisions differ");
+    let catalogue: Vec<(&str, &str)> = catalogue
+        .iter()
+        .map(|tier| (tier.id.as_str(), tier.label.as_str()))
+        .collect();
+    assert_eq!(
+        catalogue,
+        policy::TIERS,
+        "wasm and native catalogues differ"
+    );
+    let count = |tier: &str| native.iter().filter(|d| d.tier == tier).count();
+    eprintln!(
+        "batch of {}: {} high-value, {} regular, {} churn-risk (wasm = native)",
+        batch.len(),
+        count("high-value"),
+        count("regular"),
+        count("churn-risk")
+    );
+}
+
+/// `n` varied but deterministic customers: every tier, contact gaps with and without a last
+/// contact, 0–3 tags and a small custom-field object, as the host would send them.
+fn customers(n: usize) -> Vec<CustomerFacts> {
+    const STAGES: [&str; 4] = ["lead", "prospect", "customer", "churned"];
+    const TAGS: [&str; 6] = ["vip", "wholesale", "north", "south", "newsletter", "b2b"];
+    (0..n)
+        .map(|i| {
+            let mut bits = mix(i as u64);
+            let mut take = |modulus: u64| {
+                let value = bits % modulus;
+                bits /= modulus;
+                value
+            };
+            let order_value_365d = take(2_500_000) as f64 + take(100) as f64 / 100.0;
+            let contact = take(150);
+            let tags = (0..take(4))
+                .map(|k| TAGS[((i as u64 + k) % TAGS.len() as u64) as usize].to_owned())
+                .collect();
+            CustomerFacts {
+                customer_id: 10_000 + i as i64,
+                lifecycle_stage: STAGES[take(4) as usize].to_owned(),
+                tenure_days: take(3_000) as u32,
+                tags,
+                custom_fields_json: format!(
+                    r#"{{"region":"r{}","segment":"s{}"}}"#,
+                    take(20),
+                    take(5)
+                ),
+                order_value_90d: order_value_365d / 4.0,
+                order_value_365d,
+                order_count_90d: (i % 5) as u32,
+                order_count_365d: (i % 17) as u32,
+                days_since_last_order: (i % 7 != 0).then_some((i % 300) as u32),
+                interaction_count_30d: (i % 4) as u32,
+                interaction_count_90d: (i % 11) as u32,
+                days_since_last_contact: (contact < 140).then_some(contact as u32),
+                open_complaints: (i % 13 == 0) as u32,
+                complaints_90d: (i % 9 == 0) as u32,
+                latest_csat: (i % 3 != 0).then_some(1.0 + (i % 5) as f64),
+                latest_nps: (i % 4 != 0).then_some((i % 11) as f64),
+                latest_ces: (i % 6 == 0).then_some(1.0 + (i % 7) as f64),
+            }
+        })
+        .collect()
+}
+
+/// splitmix64: well-spread bits from a counter.
+fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Where criterion writes its estimates: `$CRITERION_HOME`, else `<target dir>/criterion`.
+fn criterion_home() -> PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return home.into();
+    }
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+        .join("criterion")
+}
+
+/// Criterion's median (ns per iteration) of benchmark `id`, if it was measured in this run.
+fn median_ns(output: &Path, id: &str, since: SystemTime) -> Option<f64> {
+    let path = output.join(id).join("new/estimates.json");
+    let modified = std::fs::metadata(&path).ok()?.modified().ok()?;
+    if modified < since {
+        return None;
+    }
+    let estimates: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).ok()?).ok()?;
+    estimates["median"]["point_estimate"].as_f64()
+}
+
+fn summary(output: &Path, since: SystemTime) {
+    let median = |id: &str| median_ns(output, id, since);
+    let verdict = |met: bool| if met { "met" } else { "MISSED" };
+    let (instantiate, tiers) = (median("instantiate"), median("tiers"));
+    let (wasm, native) = (median("tiering_batch/wasm"), median("tiering_batch/native"));
+    if [instantiate, tiers, wasm, native]
+        .iter()
+        .all(Option::is_none)
+    {
+        return;
+    }
+    println!("\nplugin_calls summary (criterion medians of this run)");
+    let skipped = "not measured in this run";
+    match instantiate {
+        Some(ns) => println!(
+            "  instantiate, fresh store + InstancePre (pooling): {:>8.2} µs   goal ≤ {:.0} µs: {}",
+            ns / 1e3,
+            GOAL_INSTANTIATE_NS / 1e3,
+            verdict(ns <= GOAL_INSTANTIATE_NS)
+        ),
+        None => println!("  instantiate: {skipped}"),
+    }
+    match tiers {
+        Some(ns) => println!(
+            "  tiers, fresh instance + trivial call:             {:>8.2} µs",
+            ns / 1e3
+        ),
+        None => println!("  tiers: {skipped}"),
+    }
+    let (Some(wasm), Some(native)) = (wasm, native) else {
+        println!("  tiering_batch: {skipped}");
+        return;
+    };
+    let per = |ns: f64| ns / BATCH as f64;
+    let ratio = wasm / native;
+    println!(
+        "  tiering_batch of {BATCH}: wasm {:.1} µs, native {:.1} µs per call",
+        wasm / 1e3,
+        native / 1e3
+    );
+    println!(
+        "  per customer: wasm {:.1} ns, native {:.1} ns, ratio {ratio:.2}×   goal ≤ {GOAL_RATIO}×: {}",
+        per(wasm),
+        per(native),
+        verdict(ratio <= GOAL_RATIO)
+    );
+    if let Some(instantiate) = instantiate {
+        let marginal = per(wasm - instantiate);
+        println!(
+            "  without instantiation: wasm {marginal:.1} ns per customer, {:.2}× native \
+             (instantiation is {:.1}% of the wasm call)",
+            marginal / per(native),
+            100.0 * instantiate / wasm
+        );
+    }
+}
