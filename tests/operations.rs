@@ -48,6 +48,17 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/satisfaction/{id}"),
     ("patch", "/api/v1/satisfaction/{id}"),
     ("delete", "/api/v1/satisfaction/{id}"),
+    ("get", "/api/v1/plugins"),
+    ("post", "/api/v1/plugins"),
+    ("get", "/api/v1/plugins/{plugin_id}/versions/{version}"),
+    ("get", "/api/v1/tenant/plugins"),
+    ("get", "/api/v1/tenant/plugins/{plugin_id}"),
+    ("put", "/api/v1/tenant/plugins/{plugin_id}"),
+    ("post", "/api/v1/tenant/plugins/{plugin_id}/upgrade"),
+    ("post", "/api/v1/tenant/plugins/{plugin_id}/rollback"),
+    ("post", "/api/v1/tenant/plugins/{plugin_id}/disable"),
+    ("post", "/api/v1/tenant/plugins/{plugin_id}/invoke"),
+    ("get", "/api/v1/tenant/plugins/{plugin_id}/runs"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -175,7 +186,9 @@ async fn openapi_document_covers_every_route_and_swagger_ui_is_served() {
         for (method, path) in ROUTES {
             let concrete = path
                 .replace("{id}", "999999")
-                .replace("{customer_id}", "999999");
+                .replace("{customer_id}", "999999")
+                .replace("{plugin_id}", "acme.missing")
+                .replace("{version}", "1.0.0");
             let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let (status, body) = server
                 .call(method.clone(), &concrete, Some(PLATFORM_TOKEN), None)

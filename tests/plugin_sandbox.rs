@@ -395,3 +395,40 @@ async fn run_case(engine: &Arc<PluginEngine>, peers: &Peers, name: &str, case: &
         assert!(log_text.contains(text.as_str()), "{name}: {log_text}");
     }
 }
+
+/// Outbound calls speak TLS for `https` URLs: the granted loopback peer receives a TLS
+/// handshake record (and, being no TLS server, makes the call fail as a transport error).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_urls_are_spoken_over_tls() {
+    let engine = PluginEngine::new(None).unwrap();
+    let component = engine.load(&plugin_component("fixture-hostile")).unwrap();
+    let policy = TieringPlugin::new(engine.clone(), &component).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let first_byte = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut byte = [0_u8; 1];
+        socket.read_exact(&mut byte).await.unwrap();
+        byte[0]
+    });
+    let grants = Grants {
+        config: HashMap::from([
+            ("behaviour".into(), "granted-host".into()),
+            ("url".into(), format!("https://127.0.0.1:{port}/")),
+        ]),
+        allowed_hosts: HashSet::from(["127.0.0.1".to_owned()]),
+        ..Grants::default()
+    };
+    let run = policy
+        .evaluate(
+            &[facts(1, 1.0, Some(1))],
+            Arc::new(grants),
+            &Limits::tiering(),
+        )
+        .await;
+    assert_eq!(first_byte.await.unwrap(), 0x16, "a TLS handshake record");
+    match run.outcome {
+        Err(PluginError::Reported { code, .. }) => assert_eq!(code, "http-failed"),
+        other => panic!("expected a transport failure, got {other:?}"),
+    }
+}
