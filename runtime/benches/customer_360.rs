@@ -264,7 +264,8 @@ impl RunningServer {
             .expect("bind a loopback port");
         let addr = listener.local_addr().expect("local address");
         let (shutdown, stopped) = oneshot::channel::<()>();
-        let registry = rapport::registry::Registry::new(rapport::secrets::SecretBox::random(), None);
+        let registry =
+            rapport::registry::Registry::new(rapport::secrets::SecretBox::random(), None);
         let task = tokio::spawn(server::serve_on(listener, db, registry, async {
             let _ = stopped.await;
         }));

@@ -137,7 +137,13 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServerError> {
     let addr = listener.local_addr().map_err(ServerError::Serve)?;
     println!("Rapport listening on http://{addr} (API docs at http://{addr}/docs)");
     tracing::info!(%addr, "listening");
-    serve_on(listener, db, registry(&options.data_dir)?, shutdown_signal()).await
+    serve_on(
+        listener,
+        db,
+        registry(&options.data_dir)?,
+        shutdown_signal(),
+    )
+    .await
 }
 
 /// The plugin registry of a server whose data lives in `data_dir`: the secret key from there

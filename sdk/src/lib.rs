@@ -104,7 +104,9 @@ pub mod erp {
 /// A tiering policy. Implement it and name the type in [`export_tiering_policy!`].
 pub trait TieringPolicy {
     /// Decides the tier of every profile, in the batch's order.
-    fn evaluate(batch: Vec<tiering::CustomerProfile>) -> Result<Vec<tiering::Decision>, PluginError>;
+    fn evaluate(
+        batch: Vec<tiering::CustomerProfile>,
+    ) -> Result<Vec<tiering::Decision>, PluginError>;
     /// The tiers this policy assigns.
     fn tiers() -> Vec<tiering::Tier>;
     /// JSON Schema of the tenant configuration; an empty object schema by default.
@@ -118,7 +120,9 @@ pub trait SurveyChannel {
     /// Delivers one survey; return a retryable error for transient failures.
     fn send(delivery: survey::Delivery) -> Result<survey::Receipt, PluginError>;
     /// Parses answers received on the channel itself; none by default.
-    fn parse_inbound(_request: survey::InboundRequest) -> Result<Vec<survey::InboundAnswer>, PluginError> {
+    fn parse_inbound(
+        _request: survey::InboundRequest,
+    ) -> Result<Vec<survey::InboundAnswer>, PluginError> {
         Ok(Vec::new())
     }
     fn config_schema() -> String {
@@ -132,7 +136,11 @@ pub trait ErpConnector {
     /// Verifies configuration and credentials.
     fn check() -> Result<(), PluginError>;
     /// Reads one page of the stream `stream_name` after `cursor`.
-    fn read(stream_name: String, cursor: Option<String>, page_size: u32) -> Result<erp::Page, PluginError>;
+    fn read(
+        stream_name: String,
+        cursor: Option<String>,
+        page_size: u32,
+    ) -> Result<erp::Page, PluginError>;
 }
 
 const EMPTY_SCHEMA: &str = r#"{"type":"object","properties":{}}"#;
@@ -140,12 +148,20 @@ const EMPTY_SCHEMA: &str = r#"{"type":"object","properties":{}}"#;
 impl PluginError {
     /// A failure that will not go away by retrying (bad configuration, bad credentials).
     pub fn fatal(code: impl Into<String>, message: impl Into<String>) -> Self {
-        PluginError { code: code.into(), message: message.into(), retryable: false }
+        PluginError {
+            code: code.into(),
+            message: message.into(),
+            retryable: false,
+        }
     }
 
     /// A transient failure the host may retry with backoff.
     pub fn retryable(code: impl Into<String>, message: impl Into<String>) -> Self {
-        PluginError { code: code.into(), message: message.into(), retryable: true }
+        PluginError {
+            code: code.into(),
+            message: message.into(),
+            retryable: true,
+        }
     }
 }
 
@@ -169,8 +185,12 @@ macro_rules! __manifest_section {
     ($path:literal) => {
         #[unsafe(link_section = "rapport-plugin-manifest")]
         #[used]
-        static __RAPPORT_PLUGIN_MANIFEST: [u8; include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $path)).len()] =
-            *include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $path));
+        static __RAPPORT_PLUGIN_MANIFEST: [u8; include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/",
+            $path
+        ))
+        .len()] = *include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $path));
     };
 }
 
@@ -263,7 +283,10 @@ pub mod log {
     pub fn log(level: LogLevel, message: &str, fields: &[(&str, &str)]) {
         let fields: Vec<KeyValue> = fields
             .iter()
-            .map(|(key, value)| KeyValue { key: (*key).to_owned(), value: (*value).to_owned() })
+            .map(|(key, value)| KeyValue {
+                key: (*key).to_owned(),
+                value: (*value).to_owned(),
+            })
             .collect();
         raw::log(level, message, &fields);
     }
@@ -292,8 +315,8 @@ pub mod config {
 /// Outbound HTTP through the host, limited to the hosts the manifest requests and the tenant
 /// granted.
 pub mod http {
-    pub use super::host::http::{HttpError, Request, Response};
     use super::KeyValue;
+    pub use super::host::http::{HttpError, Request, Response};
 
     pub fn send(request: &Request) -> Result<Response, HttpError> {
         super::host::http::send(request)
@@ -301,18 +324,33 @@ pub mod http {
 
     /// A GET with the given headers.
     pub fn get(url: &str, headers: &[(&str, &str)]) -> Result<Response, HttpError> {
-        send(&Request { method: "GET".into(), url: url.into(), headers: pairs(headers), body: None, timeout_ms: None })
+        send(&Request {
+            method: "GET".into(),
+            url: url.into(),
+            headers: pairs(headers),
+            body: None,
+            timeout_ms: None,
+        })
     }
 
     /// A POST of `body` with the given headers.
     pub fn post(url: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Result<Response, HttpError> {
-        send(&Request { method: "POST".into(), url: url.into(), headers: pairs(headers), body: Some(body), timeout_ms: None })
+        send(&Request {
+            method: "POST".into(),
+            url: url.into(),
+            headers: pairs(headers),
+            body: Some(body),
+            timeout_ms: None,
+        })
     }
 
     fn pairs(headers: &[(&str, &str)]) -> Vec<KeyValue> {
         headers
             .iter()
-            .map(|(key, value)| KeyValue { key: (*key).to_owned(), value: (*value).to_owned() })
+            .map(|(key, value)| KeyValue {
+                key: (*key).to_owned(),
+                value: (*value).to_owned(),
+            })
             .collect()
     }
 }

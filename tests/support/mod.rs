@@ -162,10 +162,8 @@ impl TestServer {
         let (shutdown, stop) = oneshot::channel::<()>();
         let serving = db.clone();
         let task = tokio::spawn(async move {
-            let registry = rapport::registry::Registry::new(
-                rapport::secrets::SecretBox::random(),
-                None,
-            );
+            let registry =
+                rapport::registry::Registry::new(rapport::secrets::SecretBox::random(), None);
             rapport::server::serve_on(listener, serving, registry, async {
                 let _ = stop.await;
             })

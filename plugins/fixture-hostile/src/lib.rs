@@ -11,7 +11,12 @@ use rapport_sdk::{PluginError, TieringPolicy, config, http, log};
 struct Hostile;
 
 fn decision(customer_id: i64, reasons: Vec<String>) -> Decision {
-    Decision { customer_id, tier: "regular".into(), score: 0.0, reasons }
+    Decision {
+        customer_id,
+        tier: "regular".into(),
+        score: 0.0,
+        reasons,
+    }
 }
 
 fn spin_forever() -> ! {
@@ -46,10 +51,21 @@ fn fetch(batch: &[CustomerProfile]) -> Result<Vec<Decision>, PluginError> {
     match http::get(&url, &[("accept", "text/plain")]) {
         Ok(response) => {
             let body = String::from_utf8_lossy(&response.body).into_owned();
-            Ok(batch.iter().map(|p| decision(p.customer_id, vec![format!("status {}: {body}", response.status)])).collect())
+            Ok(batch
+                .iter()
+                .map(|p| {
+                    decision(
+                        p.customer_id,
+                        vec![format!("status {}: {body}", response.status)],
+                    )
+                })
+                .collect())
         }
         Err(http::HttpError::Denied(why)) => Err(PluginError::fatal("http-denied", why)),
-        Err(http::HttpError::Timeout) => Err(PluginError::retryable("http-timeout", "the remote host did not answer")),
+        Err(http::HttpError::Timeout) => Err(PluginError::retryable(
+            "http-timeout",
+            "the remote host did not answer",
+        )),
         Err(other) => Err(PluginError::retryable("http-failed", format!("{other:?}"))),
     }
 }
@@ -64,13 +80,26 @@ fn probe_sandbox(batch: &[CustomerProfile]) -> Vec<Decision> {
         Err(_) => "directories: denied".to_owned(),
     };
     let env = format!("environment: {} variables", std::env::vars().count());
-    batch.iter().map(|p| decision(p.customer_id, vec![files.clone(), listing.clone(), env.clone()])).collect()
+    batch
+        .iter()
+        .map(|p| {
+            decision(
+                p.customer_id,
+                vec![files.clone(), listing.clone(), env.clone()],
+            )
+        })
+        .collect()
 }
 
 fn huge_output(batch: &[CustomerProfile]) -> Vec<Decision> {
-    let megabytes: usize = config::get("output_mb").and_then(|mb| mb.parse().ok()).unwrap_or(100);
+    let megabytes: usize = config::get("output_mb")
+        .and_then(|mb| mb.parse().ok())
+        .unwrap_or(100);
     let per_customer = (megabytes << 20) / batch.len().max(1);
-    batch.iter().map(|p| decision(p.customer_id, vec!["x".repeat(per_customer)])).collect()
+    batch
+        .iter()
+        .map(|p| decision(p.customer_id, vec!["x".repeat(per_customer)]))
+        .collect()
 }
 
 impl TieringPolicy for Hostile {
@@ -88,20 +117,37 @@ impl TieringPolicy for Hostile {
                 for n in 0..100_000 {
                     log::log(log::LogLevel::Info, "flood", &[("n", &n.to_string())]);
                 }
-                Ok(batch.iter().map(|p| decision(p.customer_id, vec![])).collect())
+                Ok(batch
+                    .iter()
+                    .map(|p| decision(p.customer_id, vec![]))
+                    .collect())
             }
             "log-secret" => {
                 let secret = config::get("api_key").unwrap_or_default();
-                log::log(log::LogLevel::Warn, &format!("my key is {secret}"), &[("key", &secret)]);
+                log::log(
+                    log::LogLevel::Warn,
+                    &format!("my key is {secret}"),
+                    &[("key", &secret)],
+                );
                 println!("stdout also sees {secret}");
-                Ok(batch.iter().map(|p| decision(p.customer_id, vec![])).collect())
+                Ok(batch
+                    .iter()
+                    .map(|p| decision(p.customer_id, vec![]))
+                    .collect())
             }
-            other => Err(PluginError::fatal("unknown-behaviour", format!("no behaviour {other:?}"))),
+            other => Err(PluginError::fatal(
+                "unknown-behaviour",
+                format!("no behaviour {other:?}"),
+            )),
         }
     }
 
     fn tiers() -> Vec<Tier> {
-        vec![Tier { id: "regular".into(), label: "Regular".into(), rank: 0 }]
+        vec![Tier {
+            id: "regular".into(),
+            label: "Regular".into(),
+            rank: 0,
+        }]
     }
 }
 

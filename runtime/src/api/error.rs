@@ -110,9 +110,11 @@ impl From<RegistryError> for ApiError {
         match error {
             RegistryError::Store(error) => error.into(),
             RegistryError::Invalid(errors) => errors.into(),
-            RegistryError::Component(error) => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, error.code(), error.to_string())
-            }
+            RegistryError::Component(error) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                error.code(),
+                error.to_string(),
+            ),
             RegistryError::Conflict { code, message } => {
                 Self::new(StatusCode::CONFLICT, code, message)
             }

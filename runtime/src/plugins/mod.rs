@@ -12,7 +12,9 @@ pub mod limits;
 pub mod survey;
 pub mod tiering;
 
-pub use engine::{embedded_manifest, Invocation, LoadedComponent, PluginEngine, SUPPORTED_API_VERSIONS};
+pub use engine::{
+    Invocation, LoadedComponent, PluginEngine, SUPPORTED_API_VERSIONS, embedded_manifest,
+};
 pub use erp::ErpPlugin;
 pub use error::PluginError;
 pub use harness::{AnyPlugin, ErrorReport, Fixture, FixtureOutcome, FixtureReport, run_fixture};
