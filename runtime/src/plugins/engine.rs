@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
+    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
     UpdateDeadline,
 };
 
@@ -103,7 +103,13 @@ fn engine_config() -> Config {
         .total_stacks(MAX_CONCURRENT_INSTANCES)
         .max_memories_per_component(4)
         .max_tables_per_component(8)
-        .max_memory_size(MAX_MEMORY_BYTES);
+        .max_memory_size(MAX_MEMORY_BYTES)
+        // Resetting a slot by scanning for dirtied pages, and keeping the first MiB mapped,
+        // makes a fresh instance per call cheaper (measured: 15 -> 12 us) without letting any
+        // state survive between calls: memory is still reset.
+        .linear_memory_keep_resident(1 << 20)
+        .table_keep_resident(1 << 20)
+        .pagemap_scan(Enabled::Auto);
     let mut config = Config::new();
     config
         .epoch_interruption(true)
