@@ -432,3 +432,28 @@ async fn https_urls_are_spoken_over_tls() {
         other => panic!("expected a transport failure, got {other:?}"),
     }
 }
+
+/// Every call runs in a fresh instance, also when the pooling allocator reuses a warm slot:
+/// a global the plugin increments is back to zero at the next call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_state_survives_a_call() {
+    let engine = PluginEngine::new(None).unwrap();
+    let component = engine.load(&plugin_component("fixture-hostile")).unwrap();
+    let policy = TieringPlugin::new(engine.clone(), &component).unwrap();
+    let grants = Arc::new(Grants {
+        config: HashMap::from([("behaviour".into(), "remember".into())]),
+        ..Grants::default()
+    });
+    for _ in 0..5 {
+        let decisions = policy
+            .evaluate(
+                &[facts(1, 1.0, Some(1))],
+                grants.clone(),
+                &Limits::tiering(),
+            )
+            .await
+            .outcome
+            .unwrap();
+        assert_eq!(decisions[0].reasons, ["call 1"]);
+    }
+}

@@ -1,7 +1,8 @@
 //! A hostile tiering policy. The tenant configuration key `behaviour` picks the attack:
 //! `infinite-loop`, `memory-bomb`, `deep-recursion`, `huge-output` (`output_mb`, default 100),
 //! `panic`, `forbidden-host` / `granted-host` / `slow-host` (an HTTP GET of `url`),
-//! `sandbox-probe` (files and environment), `log-flood`, `log-secret` (logs `api_key`).
+//! `sandbox-probe` (files and environment), `log-flood`, `log-secret` (logs `api_key`),
+//! `remember` (counts its calls in a global, to show that no state survives a call).
 
 use std::hint::black_box;
 
@@ -70,6 +71,16 @@ fn fetch(batch: &[CustomerProfile]) -> Result<Vec<Decision>, PluginError> {
     }
 }
 
+/// Counts calls in a global: a fresh instance per call must always see its first call.
+fn remember(batch: &[CustomerProfile]) -> Vec<Decision> {
+    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let calls = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    batch
+        .iter()
+        .map(|p| decision(p.customer_id, vec![format!("call {calls}")]))
+        .collect()
+}
+
 fn probe_sandbox(batch: &[CustomerProfile]) -> Vec<Decision> {
     let files = match std::fs::read_to_string("/etc/passwd") {
         Ok(text) => format!("read /etc/passwd: {} bytes", text.len()),
@@ -113,6 +124,7 @@ impl TieringPolicy for Hostile {
             "panic" => panic!("hostile plugin panics on purpose"),
             "forbidden-host" | "granted-host" | "slow-host" => fetch(&batch),
             "sandbox-probe" => Ok(probe_sandbox(&batch)),
+            "remember" => Ok(remember(&batch)),
             "log-flood" => {
                 for n in 0..100_000 {
                     log::log(log::LogLevel::Info, "flood", &[("n", &n.to_string())]);
