@@ -7,12 +7,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use rapport_tests::http_peer::Server;
 use rapport_tests::reqwest::{Method, StatusCode};
 use rapport_tests::serde_json::{Value, json};
 use rapport_tests::{PLATFORM_TOKEN, TestServer, assert_error, on_every_backend, plugin_component};
 use sea_orm::{ConnectionTrait, Statement};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 /// Every log line the servers of this test binary write.
 fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
@@ -307,37 +306,6 @@ async fn tenants_enable_upgrade_roll_back_and_disable() {
     .await;
 }
 
-/// A webhook receiver on loopback that remembers the authorization headers it saw.
-async fn webhook() -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let record = seen.clone();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let record = record.clone();
-            tokio::spawn(async move {
-                let mut request = vec![0_u8; 16 << 10];
-                let read = socket.read(&mut request).await.unwrap_or(0);
-                let text = String::from_utf8_lossy(&request[..read]).to_string();
-                if let Some(line) = text
-                    .lines()
-                    .find(|l| l.to_ascii_lowercase().starts_with("authorization:"))
-                {
-                    record.lock().unwrap().push(line.to_owned());
-                }
-                let body = r#"{"id":"msg-1"}"#;
-                let answer = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = socket.write_all(answer.as_bytes()).await;
-            });
-        }
-    });
-    (url, seen)
-}
-
 fn delivery() -> Value {
     json!({"export": "send", "input": {
         "delivery_id": "d-1",
@@ -361,7 +329,9 @@ async fn secrets_are_sealed_and_never_shown() {
             let version = body["plugin"]["version"].as_str().unwrap().to_owned();
             let tenant = server.tenant("sealed").await;
             let path = format!("/api/v1/tenant/plugins/{plugin_id}");
-            let (url, seen) = webhook().await;
+            let hook = Server::start(|_| (200, r#"{"id":"msg-1"}"#.to_owned())).await;
+            let url = format!("{}/hook", hook.base);
+            let authorization = |call: usize| hook.received()[call].headers["authorization"].clone();
 
             let enable = json!({"version": version, "config": {"webhook_url": url, "token": SECRET}, "granted_hosts": ["127.0.0.1"]});
             let (status, body) = server.call(Method::PUT, &path, Some(&tenant.token), Some(enable)).await;
@@ -373,8 +343,8 @@ async fn secrets_are_sealed_and_never_shown() {
 
             let (status, ran) = server.post(&format!("{path}/invoke"), &tenant.token, delivery()).await;
             assert_eq!((status, &ran["run"]["outcome"]), (StatusCode::OK, &json!("ok")), "{ran}");
-            assert_eq!(seen.lock().unwrap().len(), 1);
-            assert!(seen.lock().unwrap()[0].contains(SECRET), "the plugin used the decrypted secret");
+            assert_eq!(hook.received().len(), 1);
+            assert_eq!(authorization(0), format!("Bearer {SECRET}"), "the plugin used the decrypted secret");
             assert!(ran.to_string().contains("[redacted]"), "the plugin's log line is redacted: {ran}");
             responses.push(ran);
 
@@ -384,7 +354,7 @@ async fn secrets_are_sealed_and_never_shown() {
             responses.push(body);
             let (_, ran) = server.post(&format!("{path}/invoke"), &tenant.token, delivery()).await;
             assert_eq!(ran["run"]["outcome"], "ok");
-            assert!(seen.lock().unwrap()[1].contains(SECRET));
+            assert_eq!(authorization(1), format!("Bearer {SECRET}"));
             responses.push(ran);
 
             for read in [path.clone(), "/api/v1/tenant/plugins".into(), format!("{path}/runs"), "/api/v1/plugins".into()] {

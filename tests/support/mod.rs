@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
+pub mod http_peer;
+
 pub use reqwest;
 pub use serde_json;
 
