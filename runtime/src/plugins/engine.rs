@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
 use wasmtime::{
     Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
     UpdateDeadline,
@@ -178,6 +178,22 @@ impl PluginEngine {
             api_version,
             component,
         })
+    }
+
+    /// Links a component once for repeated instantiation, typed as `world` by `typed` (a
+    /// bindgen `…Pre::new`); a component that does not implement the world is refused.
+    pub(crate) fn link<P>(
+        &self,
+        component: &LoadedComponent,
+        world: &str,
+        typed: impl FnOnce(InstancePre<HostState>) -> wasmtime::Result<P>,
+    ) -> Result<P, PluginError> {
+        let pre = self
+            .linker
+            .instantiate_pre(&component.component)
+            .map_err(|error| PluginError::InvalidComponent(format!("{error:#}")))?;
+        typed(pre)
+            .map_err(|error| PluginError::InvalidComponent(format!("not a {world}: {error:#}")))
     }
 
     /// A fresh store for one invocation: the sandbox, the memory cap, fuel and the deadline.

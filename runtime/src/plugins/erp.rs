@@ -35,13 +35,7 @@ impl ErpPlugin {
         engine: Arc<PluginEngine>,
         component: &LoadedComponent,
     ) -> Result<ErpPlugin, PluginError> {
-        let pre = engine
-            .linker
-            .instantiate_pre(&component.component)
-            .map_err(|error| PluginError::InvalidComponent(format!("{error:#}")))?;
-        let pre = ErpConnectorPre::new(pre).map_err(|error| {
-            PluginError::InvalidComponent(format!("not an erp-connector: {error:#}"))
-        })?;
+        let pre = engine.link(component, "erp-connector", ErpConnectorPre::new)?;
         Ok(ErpPlugin { engine, pre })
     }
 

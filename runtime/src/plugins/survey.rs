@@ -31,13 +31,7 @@ impl SurveyPlugin {
         engine: Arc<PluginEngine>,
         component: &LoadedComponent,
     ) -> Result<SurveyPlugin, PluginError> {
-        let pre = engine
-            .linker
-            .instantiate_pre(&component.component)
-            .map_err(|error| PluginError::InvalidComponent(format!("{error:#}")))?;
-        let pre = SurveyChannelPre::new(pre).map_err(|error| {
-            PluginError::InvalidComponent(format!("not a survey-channel: {error:#}"))
-        })?;
+        let pre = engine.link(component, "survey-channel", SurveyChannelPre::new)?;
         Ok(SurveyPlugin { engine, pre })
     }
 

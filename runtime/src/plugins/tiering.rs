@@ -27,13 +27,7 @@ impl TieringPlugin {
         engine: Arc<PluginEngine>,
         component: &LoadedComponent,
     ) -> Result<TieringPlugin, PluginError> {
-        let pre = engine
-            .linker
-            .instantiate_pre(&component.component)
-            .map_err(|error| PluginError::InvalidComponent(format!("{error:#}")))?;
-        let pre = TieringPolicyPre::new(pre).map_err(|error| {
-            PluginError::InvalidComponent(format!("not a tiering-policy: {error:#}"))
-        })?;
+        let pre = engine.link(component, "tiering-policy", TieringPolicyPre::new)?;
         Ok(TieringPlugin { engine, pre })
     }
 
