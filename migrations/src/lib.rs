@@ -20,6 +20,8 @@ mod m20261123_000010_create_plugin_components;
 mod m20261123_000011_create_plugin_versions;
 mod m20261123_000012_create_tenant_plugins;
 mod m20261123_000013_create_plugin_runs;
+mod m20261123_000014_alter_users;
+mod m20261123_000015_alter_api_tokens;
 
 pub struct Migrator;
 
@@ -40,6 +42,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000011_create_plugin_versions::Migration),
             Box::new(m20261123_000012_create_tenant_plugins::Migration),
             Box::new(m20261123_000013_create_plugin_runs::Migration),
+            Box::new(m20261123_000014_alter_users::Migration),
+            Box::new(m20261123_000015_alter_api_tokens::Migration),
         ]
     }
 }

@@ -8,6 +8,7 @@ pub mod api;
 pub mod cli;
 pub mod demo;
 pub mod domain;
+pub mod passwords;
 pub mod plugins;
 pub mod registry;
 pub mod secrets;

@@ -13,6 +13,7 @@ pub mod observability;
 pub mod orders;
 pub mod plugins;
 pub mod satisfaction;
+pub mod sessions;
 pub mod tenants;
 pub mod tokens;
 pub mod users;
@@ -86,6 +87,7 @@ fn routes() -> OpenApiRouter<AppState> {
     let v1 = OpenApiRouter::new()
         .merge(tenants::router())
         .merge(users::router())
+        .merge(sessions::router())
         .merge(tokens::router())
         .merge(customers::router())
         .merge(contacts::router())

@@ -297,3 +297,59 @@ pub struct IssuedToken {
     /// Send as `Authorization: Bearer <secret>`. Store it now: it cannot be shown again.
     pub secret: String,
 }
+
+/// Password sign-in. The tenant is named by its slug, since e-mails are unique per tenant only.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginInput {
+    pub tenant: String,
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshInput {
+    pub refresh_token: String,
+}
+
+/// A new password; `current_password` is required when changing one's own existing password.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordInput {
+    pub current_password: Option<String>,
+    pub new_password: String,
+}
+
+/// Shortest and longest accepted passwords, in characters.
+pub const PASSWORD_LENGTH: std::ops::RangeInclusive<usize> = 12..=128;
+
+impl PasswordInput {
+    pub fn validate(self) -> Result<PasswordInput, ValidationErrors> {
+        let length = self.new_password.chars().count();
+        if PASSWORD_LENGTH.contains(&length) {
+            Ok(self)
+        } else {
+            Err(ValidationErrors::single(
+                "new_password",
+                "invalid_length",
+                format!(
+                    "a password has {} to {} characters",
+                    PASSWORD_LENGTH.start(),
+                    PASSWORD_LENGTH.end()
+                ),
+            ))
+        }
+    }
+}
+
+/// The tokens of a sign-in session: a short-lived access token for `Authorization: Bearer`, and
+/// a refresh token that trades itself for a new pair once.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SessionTokens {
+    pub access_token: String,
+    pub access_expires_at: DateTime<Utc>,
+    pub refresh_token: String,
+    pub refresh_expires_at: DateTime<Utc>,
+    pub user: User,
+}

@@ -12,6 +12,7 @@ pub mod interactions;
 pub mod orders;
 pub mod plugins;
 pub mod satisfaction;
+pub mod sessions;
 pub mod tenants;
 pub mod tokens;
 pub mod users;

@@ -86,6 +86,7 @@ pub async fn authenticate(
     let now = Utc::now();
     let found = api_token::Entity::find()
         .filter(api_token::Column::TokenHash.eq(hash_secret(secret)))
+        .filter(api_token::Column::Kind.ne("refresh"))
         .filter(api_token::Column::RevokedAt.is_null())
         .filter(
             Condition::any()
@@ -125,7 +126,9 @@ pub async fn list(
     tenant_id: Id,
     user_id: Option<Id>,
 ) -> StoreResult<Vec<ApiToken>> {
-    let mut query = api_token::Entity::find().filter(api_token::Column::TenantId.eq(tenant_id));
+    let mut query = api_token::Entity::find()
+        .filter(api_token::Column::TenantId.eq(tenant_id))
+        .filter(api_token::Column::Kind.eq("api"));
     if let Some(user_id) = user_id {
         query = query.filter(api_token::Column::UserId.eq(user_id));
     }

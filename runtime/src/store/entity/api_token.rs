@@ -15,6 +15,10 @@ pub struct Model {
     pub last_used_at: Option<DateTimeUtc>,
     pub revoked_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
+    /// `api` (long-lived integration token), `access` or `refresh` (a sign-in session's).
+    pub kind: String,
+    /// Shared by the access and refresh tokens of one sign-in.
+    pub session: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -10,6 +10,10 @@ pub struct Model {
     pub display_name: String,
     pub role: String,
     pub active: bool,
+    /// argon2id PHC string; `None` until a password is set (API tokens only).
+    pub password_hash: Option<String>,
+    pub failed_logins: i32,
+    pub locked_until: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

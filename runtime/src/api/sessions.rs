@@ -1,0 +1,177 @@
+//! Password sign-in: login, refresh, logout, and setting passwords. A wrong tenant, e-mail or
+//! password, a user without a password and a deactivated user all get the same 401.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::AppState;
+use super::auth::require_tenant_admin;
+use super::error::{ApiError, ApiResult, ErrorBody};
+use super::extract::{ApiJson, ApiPath};
+use crate::domain::Id;
+use crate::domain::ValidationErrors;
+use crate::domain::identity::{LoginInput, PasswordInput, Principal, RefreshInput, SessionTokens};
+use crate::passwords;
+use crate::store::sessions::{self, Refusal};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(set_own_password))
+        .routes(routes!(set_user_password))
+}
+
+fn bad_credentials() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+        "the tenant, e-mail or password is wrong",
+    )
+}
+
+fn refused(refusal: Refusal) -> Response {
+    match refusal {
+        Refusal::BadCredentials => bad_credentials().into_response(),
+        Refusal::Locked { until } => {
+            let seconds = (until - Utc::now()).num_seconds().max(1);
+            let error = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "login_locked",
+                format!("too many failed sign-ins; try again in {seconds} s"),
+            );
+            ([(RETRY_AFTER, seconds.to_string())], error).into_response()
+        }
+    }
+}
+
+/// Runs password hashing off the async workers: it costs tens of milliseconds on purpose.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| ApiError::internal(&error))
+}
+
+/// Sign in with a password; returns an access token (15 min) and a refresh token (30 days).
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginInput,
+    responses((status = 200, body = SessionTokens), (status = 401, body = ErrorBody),
+        (status = 429, body = ErrorBody, description = "locked after repeated failures")))]
+async fn login(
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<LoginInput>,
+) -> Result<Json<SessionTokens>, Response> {
+    let candidate = sessions::login_candidate(&state.db, &input.tenant, &input.email)
+        .await
+        .map_err(|e| ApiError::from(e).into_response())?;
+    let stored = candidate
+        .as_ref()
+        .and_then(|user| user.password_hash.clone())
+        .unwrap_or_else(|| passwords::decoy().to_owned());
+    let password = input.password;
+    let matches = blocking(move || passwords::verify(&password, &stored))
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let Some(user) = candidate.filter(|user| user.password_hash.is_some()) else {
+        return Err(refused(Refusal::BadCredentials));
+    };
+    if let Some(until) = user.locked_until.filter(|until| *until > Utc::now()) {
+        return Err(refused(Refusal::Locked { until }));
+    }
+    if !matches {
+        sessions::record_failure(&state.db, &user)
+            .await
+            .map_err(|e| ApiError::from(e).into_response())?;
+        return Err(refused(Refusal::BadCredentials));
+    }
+    let tokens = sessions::start(&state.db, &user)
+        .await
+        .map_err(|e| ApiError::from(e).into_response())?;
+    Ok(Json(tokens))
+}
+
+/// Trade a refresh token for a new pair; the old refresh token stops working. Presenting a
+/// refresh token twice revokes its whole session.
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshInput,
+    responses((status = 200, body = SessionTokens), (status = 401, body = ErrorBody)))]
+async fn refresh(
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<RefreshInput>,
+) -> Result<Json<SessionTokens>, Response> {
+    match sessions::refresh(&state.db, &input.refresh_token).await {
+        Ok(Ok(tokens)) => Ok(Json(tokens)),
+        Ok(Err(refusal)) => Err(refused(refusal)),
+        Err(error) => Err(ApiError::from(error).into_response()),
+    }
+}
+
+/// Sign out: revokes the session's access and refresh tokens.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn logout(State(state): State<AppState>, principal: Principal) -> ApiResult<StatusCode> {
+    sessions::end(&state.db, principal.token_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Set or change one's own password; changing an existing one needs the current one.
+#[utoipa::path(put, path = "/me/password", tag = "auth", security(("bearer" = [])), request_body = PasswordInput,
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn set_own_password(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(input): ApiJson<PasswordInput>,
+) -> ApiResult<StatusCode> {
+    let input = input.validate()?;
+    let current =
+        sessions::password_hash(&state.db, principal.tenant_id, principal.user_id).await?;
+    if let Some(current) = current {
+        let given = input.current_password.clone().unwrap_or_default();
+        if !blocking(move || passwords::verify(&given, &current)).await? {
+            return Err(ValidationErrors::single(
+                "current_password",
+                "mismatch",
+                "the current password is wrong",
+            )
+            .into());
+        }
+    }
+    store_password(
+        &state,
+        principal.tenant_id,
+        principal.user_id,
+        input.new_password,
+    )
+    .await
+}
+
+/// Set another user's password, which also lifts a sign-in lock (tenant admin).
+#[utoipa::path(put, path = "/users/{id}/password", tag = "auth", security(("bearer" = [])),
+    params(("id" = i64, Path)), request_body = PasswordInput,
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn set_user_password(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<Id>,
+    ApiJson(input): ApiJson<PasswordInput>,
+) -> ApiResult<StatusCode> {
+    require_tenant_admin(&principal)?;
+    let input = input.validate()?;
+    store_password(&state, principal.tenant_id, id, input.new_password).await
+}
+
+async fn store_password(
+    state: &AppState,
+    tenant_id: Id,
+    user_id: Id,
+    password: String,
+) -> ApiResult<StatusCode> {
+    let hash = blocking(move || passwords::hash(&password)).await?;
+    sessions::set_password(&state.db, tenant_id, user_id, hash).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
