@@ -681,3 +681,53 @@ async fn every_listed_export_of_every_kind_accepts_its_input() {
         }
     }
 }
+
+/// A component's embedded manifest applies to local runs as on the server: its `writeOnly`
+/// keys are redacted without being listed, and only hosts it requests can be granted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_manifest_governs_a_local_run() {
+    let server = Server::start(|_| (200, r#"{"id": "msg-8"}"#.into())).await;
+    let engine = PluginEngine::new(None).unwrap();
+    let survey = plugin_component("fixture-survey");
+    let send = |url: String, hosts: Value| {
+        fixture(json!({
+            "export": "send",
+            "input": serde_json::to_value(delivery("d-8")).unwrap(),
+            "config": {"webhook_url": url, "token": TOKEN},
+            "allowed_hosts": hosts,
+        }))
+    };
+    let report = run_fixture(
+        engine.clone(),
+        &survey,
+        &send(format!("{}/h", server.base), json!(["127.0.0.1"])),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        report.kind,
+        PluginKind::SurveyChannel,
+        "kind from the manifest"
+    );
+    assert_eq!(report.outcome, FixtureOutcome::Ok);
+    let printed = serde_json::to_value(&report).unwrap().to_string();
+    assert!(
+        !printed.contains(TOKEN) && printed.contains("[redacted]"),
+        "{printed}"
+    );
+
+    let elsewhere = server.base.replace("127.0.0.1", "127.0.0.2");
+    let report = run_fixture(
+        engine,
+        &survey,
+        &send(format!("{elsewhere}/h"), json!(["127.0.0.2"])),
+    )
+    .await
+    .unwrap();
+    let error = report.error.expect("the host is not in the manifest");
+    assert_eq!(
+        error.reported_code.as_deref(),
+        Some("http-denied"),
+        "{error:?}"
+    );
+}

@@ -22,7 +22,7 @@ use super::limits::Limits;
 use super::survey::SurveyPlugin;
 use super::tiering::TieringPlugin;
 use crate::domain::erp_records::ReadRequest;
-use crate::domain::plugin::{PluginKind, config_text};
+use crate::domain::plugin::{PluginKind, PluginManifest, config_text};
 use crate::domain::survey_delivery::{Delivery, InboundRequest};
 use crate::domain::tiering::CustomerFacts;
 
@@ -330,12 +330,31 @@ pub async fn run_fixture(
     fixture: &Fixture,
 ) -> Result<FixtureReport, PluginError> {
     let component = engine.load(component_bytes)?;
-    let plugin = match fixture.kind {
+    let manifest = embedded(component_bytes)?;
+    let plugin = match fixture.kind.or(manifest.as_ref().map(|m| m.kind)) {
         Some(kind) => AnyPlugin::new(engine, &component, kind)?,
         None => AnyPlugin::detect(engine, &component)?,
     };
     let call = plugin.prepare(&fixture.export, &fixture.input)?;
     let limits = Limits::for_kind(plugin.kind());
-    let run = call.run(Arc::new(fixture.grants()), &limits).await;
+    let mut grants = fixture.grants();
+    if let Some(manifest) = &manifest {
+        // As on the server: the manifest's secrets are redacted and only its hosts reachable.
+        grants.secret_keys.extend(manifest.secret_keys());
+        grants
+            .allowed_hosts
+            .retain(|host| manifest.http_hosts.contains(host));
+    }
+    let run = call.run(Arc::new(grants), &limits).await;
     Ok(FixtureReport::new(plugin.kind(), &fixture.export, run))
+}
+
+/// The manifest the component embeds, if any; a malformed one refuses the component.
+fn embedded(component_bytes: &[u8]) -> Result<Option<PluginManifest>, PluginError> {
+    let Some(text) = super::engine::embedded_manifest(component_bytes)? else {
+        return Ok(None);
+    };
+    PluginManifest::from_toml(&text)
+        .map(Some)
+        .map_err(|errors| PluginError::InvalidComponent(format!("embedded manifest: {errors}")))
 }
