@@ -457,3 +457,17 @@ async fn no_state_survives_a_call() {
         assert_eq!(decisions[0].reasons, ["call 1"]);
     }
 }
+
+/// The tier catalogue obeys the output cap like every other answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tier_catalogue_over_the_output_cap_is_refused() {
+    let engine = PluginEngine::new(None).unwrap();
+    let component = engine.load(&plugin_component("fixture-tiering")).unwrap();
+    let policy = TieringPlugin::new(engine, &component).unwrap();
+    let tight = Limits {
+        output_bytes: 16,
+        ..Limits::tiering()
+    };
+    let run = policy.tiers(Arc::new(Grants::default()), &tight).await;
+    assert_eq!(run.outcome, Err(PluginError::OutputTooLarge(16)));
+}

@@ -88,9 +88,13 @@ impl TieringPlugin {
                         label: t.label,
                         rank: t.rank,
                     })
-                    .collect()))
+                    .collect::<Vec<_>>()))
             })
             .await
+            .and_then(|tiers| {
+                let size = tiers.iter().map(|t| 4 + t.id.len() + t.label.len()).sum();
+                limits.check_output(size).map(|()| tiers)
+            })
     }
 }
 
