@@ -293,9 +293,9 @@ impl Registry {
                 message: format!("{plugin_id} is already at {version}"),
             });
         }
-        let row = self.move_to(&transaction, row, version).await?;
+        let moved = self.move_to(&transaction, row, version).await?;
         transaction.commit().await.map_err(StoreError::from)?;
-        self.describe(db, &row).await
+        Ok(moved)
     }
 
     /// Returns to the version before the last upgrade.
@@ -314,9 +314,9 @@ impl Registry {
                 code: "nothing_to_roll_back",
                 message: format!("{plugin_id} has no earlier version to return to"),
             })?;
-        let row = self.move_to(&transaction, row, &previous).await?;
+        let moved = self.move_to(&transaction, row, &previous).await?;
         transaction.commit().await.map_err(StoreError::from)?;
-        self.describe(db, &row).await
+        Ok(moved)
     }
 
     async fn move_to(
@@ -324,7 +324,7 @@ impl Registry {
         db: &impl ConnectionTrait,
         row: tenant_plugin::Model,
         version: &str,
-    ) -> RegistryResult<tenant_plugin::Model> {
+    ) -> RegistryResult<TenantPlugin> {
         let (_, manifest) = rows::get_version(db, &row.plugin_id, version).await?;
         let state = rows::tenant_plugin_state(&row)?;
         let mut config = state.config;
@@ -349,7 +349,8 @@ impl Registry {
             granted,
             (version.to_owned(), Some(row.version.clone())),
         )?;
-        Ok(rows::save_tenant_plugin(db, row.tenant_id, &row.plugin_id, state).await?)
+        let saved = rows::save_tenant_plugin(db, row.tenant_id, &row.plugin_id, state).await?;
+        self.view(&manifest, &saved)
     }
 
     /// Turns a plugin off for the tenant; its configuration stays for a later enable.

@@ -283,10 +283,10 @@ async fn list_plugin_runs(
             format!("limit must be between 1 and {}", rows::RUNS_KEPT),
         )));
     }
-    state
-        .registry
-        .tenant_plugin(&state.db, principal.tenant_id, &plugin_id)
-        .await?;
+    // Only existence matters here: no need to load the version or open the secrets.
+    rows::find_tenant_plugin(&state.db, principal.tenant_id, &plugin_id)
+        .await?
+        .ok_or(ApiError::not_found("tenant plugin"))?;
     Ok(Json(
         rows::list_runs(&state.db, principal.tenant_id, &plugin_id, limit).await?,
     ))

@@ -84,17 +84,17 @@ pub async fn start(
         .exec(&tx)
         .await?;
     let session = uuid::Uuid::new_v4().to_string();
-    let tokens = issue_pair(&tx, user.tenant_id, user.id, &session).await?;
+    let tokens = issue_pair(&tx, user, &session).await?;
     tx.commit().await?;
     Ok(tokens)
 }
 
 async fn issue_pair(
     db: &impl ConnectionTrait,
-    tenant_id: Id,
-    user_id: Id,
+    owner: &user::Model,
     session: &str,
 ) -> StoreResult<SessionTokens> {
+    let (tenant_id, user_id) = (owner.tenant_id, owner.id);
     let now = Utc::now();
     let (access_token, access_expires_at) = (generate_secret(), now + ACCESS_TTL);
     let (refresh_token, refresh_expires_at) = (generate_secret(), now + REFRESH_TTL);
@@ -122,7 +122,7 @@ async fn issue_pair(
         access_expires_at,
         refresh_token,
         refresh_expires_at,
-        user: users::get(db, tenant_id, user_id).await?,
+        user: users::to_domain(owner.clone())?,
     })
 }
 
@@ -154,7 +154,7 @@ pub async fn refresh(
     let mut used: api_token::ActiveModel = token.into();
     used.revoked_at = Set(Some(Utc::now()));
     used.update(&tx).await?;
-    let tokens = issue_pair(&tx, owner.tenant_id, owner.id, &session).await?;
+    let tokens = issue_pair(&tx, &owner, &session).await?;
     tx.commit().await?;
     Ok(Ok(tokens))
 }

@@ -11,7 +11,7 @@ use super::{StoreError, StoreResult, parse_column};
 use crate::domain::Id;
 use crate::domain::identity::{Role, User, UserInput, UserPatch};
 
-fn to_domain(row: user::Model) -> StoreResult<User> {
+pub(crate) fn to_domain(row: user::Model) -> StoreResult<User> {
     Ok(User {
         role: parse_column("users.role", &row.role)?,
         id: row.id,
