@@ -22,6 +22,13 @@ mod m20261123_000012_create_tenant_plugins;
 mod m20261123_000013_create_plugin_runs;
 mod m20261123_000014_alter_users;
 mod m20261123_000015_alter_api_tokens;
+mod m20261123_000016_create_departments;
+mod m20261123_000017_create_roles;
+mod m20261123_000018_create_casbin_rules;
+mod m20261123_000019_alter_users;
+mod m20261123_000020_alter_tenants;
+mod m20261123_000021_create_audit_entries;
+mod m20261123_000022_alter_api_tokens;
 
 pub struct Migrator;
 
@@ -44,6 +51,13 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000013_create_plugin_runs::Migration),
             Box::new(m20261123_000014_alter_users::Migration),
             Box::new(m20261123_000015_alter_api_tokens::Migration),
+            Box::new(m20261123_000016_create_departments::Migration),
+            Box::new(m20261123_000017_create_roles::Migration),
+            Box::new(m20261123_000018_create_casbin_rules::Migration),
+            Box::new(m20261123_000019_alter_users::Migration),
+            Box::new(m20261123_000020_alter_tenants::Migration),
+            Box::new(m20261123_000021_create_audit_entries::Migration),
+            Box::new(m20261123_000022_alter_api_tokens::Migration),
         ]
     }
 }

@@ -162,6 +162,7 @@ async fn seed(db: &DatabaseConnection, customers: usize) -> Bench {
         email: "admin@bench.rapport.local".into(),
         display_name: "Bench admin".into(),
         role: None,
+        department_id: None,
     };
     let (tenant, admin, token) = tenants::create_with_admin(db, fields, admin)
         .await

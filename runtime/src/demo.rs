@@ -17,7 +17,8 @@ use serde_json::json;
 
 use crate::domain::Id;
 use crate::domain::customer::{CustomerFields, CustomerKind, LifecycleStage, quality_flags};
-use crate::domain::identity::{IssuedToken, Role, TenantFields, UserInput};
+use crate::domain::access::{ACCOUNT_MANAGER, TENANT_ADMIN};
+use crate::domain::identity::{IssuedToken, TenantFields, UserInput};
 use crate::domain::money::Money;
 use crate::store::entity::{
     contact, customer, customer_tag, interaction, order, satisfaction_record,
@@ -139,7 +140,7 @@ pub async fn ensure_demo_tenant<C: TransactionTrait + ConnectionTrait>(
         let admin = users::list(db, tenant.id)
             .await?
             .into_iter()
-            .find(|u| u.role == Role::TenantAdmin && u.active);
+            .find(|u| u.roles.iter().any(|role| role == TENANT_ADMIN) && u.active);
         let admin = admin.ok_or(crate::store::StoreError::NotFound("demo admin"))?;
         let admin_token = tokens::issue(db, tenant.id, admin.id, "demo", None, None).await?;
         write_token(data_dir, &admin_token.secret);
@@ -167,6 +168,7 @@ pub async fn ensure_demo_tenant<C: TransactionTrait + ConnectionTrait>(
         email: "admin@demo.rapport.local".into(),
         display_name: "Demo admin".into(),
         role: None,
+        department_id: None,
     };
     let (tenant, _admin, admin_token) = tenants::create_with_admin(db, fields, admin).await?;
     let mut owners = Vec::new();
@@ -178,7 +180,8 @@ pub async fn ensure_demo_tenant<C: TransactionTrait + ConnectionTrait>(
         let input = UserInput {
             email: email.into(),
             display_name: name.into(),
-            role: Some(Role::Member),
+            role: Some(ACCOUNT_MANAGER.to_owned()),
+            department_id: None,
         };
         owners.push(users::create(db, tenant.id, input).await?.id);
     }

@@ -5,6 +5,7 @@
 //! See ARCHITECTURE.md at the repository root.
 
 pub mod api;
+pub mod authz;
 pub mod cli;
 pub mod demo;
 pub mod domain;

@@ -65,6 +65,7 @@ pub fn resolve_database_url(
 pub async fn open_store(database_url: &str) -> Result<DatabaseConnection, ServerError> {
     let db = store::connect(database_url).await?;
     store::migrate_up(&db).await?;
+    store::access::seed_all_tenants(&db).await?;
     Ok(db)
 }
 

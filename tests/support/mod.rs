@@ -141,12 +141,23 @@ pub struct TestServer {
     pub db: DatabaseConnection,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
-    pub database: ScratchDatabase,
+    /// Shared with replicas; the scratch database goes when the last of them does.
+    pub database: std::sync::Arc<ScratchDatabase>,
 }
 
 impl TestServer {
     pub async fn start(backend: Backend) -> TestServer {
-        let database = ScratchDatabase::create(backend).await;
+        let database = std::sync::Arc::new(ScratchDatabase::create(backend).await);
+        TestServer::start_on(backend, database).await
+    }
+
+    /// A second server process-alike on the same database, with its own connection pool and
+    /// its own loaded permission policy: what another replica behind a load balancer would be.
+    pub async fn replica(&self) -> TestServer {
+        TestServer::start_on(self.backend, self.database.clone()).await
+    }
+
+    async fn start_on(backend: Backend, database: std::sync::Arc<ScratchDatabase>) -> TestServer {
         let db = rapport::server::open_store(&database.url)
             .await
             .expect("open store");
@@ -242,15 +253,19 @@ impl TestServer {
         }
     }
 
-    /// Adds a member to the tenant and returns the member's id and token.
+    /// Adds an account manager (the default role) to the tenant; returns their id and token.
     pub async fn member(&self, tenant: &Tenant, email: &str) -> (i64, String) {
-        let (status, user) = self
-            .post(
-                "/api/v1/users",
-                &tenant.token,
-                json!({"email": email, "display_name": email}),
-            )
-            .await;
+        self.user_with(tenant, email, json!({})).await
+    }
+
+    /// Adds a user with extra fields (`role`, `department_id`…); returns their id and an API
+    /// token for them.
+    pub async fn user_with(&self, tenant: &Tenant, email: &str, extra: Value) -> (i64, String) {
+        let mut body = json!({"email": email, "display_name": email});
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            body.extend(extra.clone());
+        }
+        let (status, user) = self.post("/api/v1/users", &tenant.token, body).await;
         assert_eq!(status, StatusCode::CREATED, "{user}");
         let id = user["id"].as_i64().unwrap();
         let (status, issued) = self

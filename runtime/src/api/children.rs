@@ -3,7 +3,11 @@
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::domain::ValidationErrors;
+use super::AppState;
+use super::access::Access;
+use super::error::ApiResult;
+use crate::domain::{Id, ValidationErrors};
+use crate::store::customers;
 use crate::domain::page::PageRequest;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -20,4 +24,17 @@ impl PageQuery {
     pub fn parse(&self, sort: &str) -> Result<PageRequest, ValidationErrors> {
         PageRequest::parse(self.limit, self.cursor.as_deref(), sort)
     }
+}
+
+/// Answers 404 unless the customer exists in the caller's tenant and is within the record scope
+/// the route granted: the children of an invisible customer are invisible too.
+pub async fn reach(state: &AppState, access: &Access, customer_id: Id) -> ApiResult<()> {
+    customers::ensure_visible(
+        &state.db,
+        access.principal.tenant_id,
+        customer_id,
+        access.visibility(),
+    )
+    .await?;
+    Ok(())
 }

@@ -7,12 +7,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
-use super::children::PageQuery;
+use super::access::Access;
+use super::audit;
+use super::children::{PageQuery, reach};
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::domain::Id;
 use crate::domain::contact::{Contact, ContactInput, ContactPatch};
-use crate::domain::identity::Principal;
+use crate::domain::masking;
 use crate::domain::page::Page;
 use crate::store::{contacts, tenants};
 
@@ -27,14 +29,18 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses((status = 200, body = Page<Contact>), (status = 404, body = ErrorBody)))]
 async fn list_contacts(
     State(state): State<AppState>,
-    principal: Principal,
+    access: Access,
     ApiPath(customer_id): ApiPath<Id>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<Contact>>> {
     let page = query.parse(contacts::SORT)?;
-    Ok(Json(
-        contacts::list(&state.db, principal.tenant_id, customer_id, &page).await?,
-    ))
+    reach(&state, &access, customer_id).await?;
+    let mut page = contacts::list(&state.db, access.principal.tenant_id, customer_id, &page).await?;
+    let fields = access.fields();
+    for contact in &mut page.items {
+        masking::contact(contact, &fields);
+    }
+    Ok(Json(page))
 }
 
 /// Add a contact; phone numbers are normalised to E.164 in the tenant's default region.
@@ -43,13 +49,19 @@ async fn list_contacts(
     responses((status = 201, body = Contact), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_contact(
     State(state): State<AppState>,
-    principal: Principal,
+    access: Access,
     ApiPath(customer_id): ApiPath<Id>,
     ApiJson(input): ApiJson<ContactInput>,
 ) -> ApiResult<(StatusCode, Json<Contact>)> {
-    let tenant = tenants::get(&state.db, principal.tenant_id).await?;
+    reach(&state, &access, customer_id).await?;
+    let fields = access.fields();
+    masking::check_contact_input(&input, &fields)?;
+    let tenant = tenants::get(&state.db, access.principal.tenant_id).await?;
     let input = input.validate(&tenant.default_region)?;
-    let contact = contacts::create(&state.db, principal.tenant_id, customer_id, input).await?;
+    let mut contact =
+        contacts::create(&state.db, access.principal.tenant_id, customer_id, input).await?;
+    audit::record_change(&state, &access.principal, "create", "contact", contact.id, None, Some(&contact)).await;
+    masking::contact(&mut contact, &fields);
     Ok((StatusCode::CREATED, Json(contact)))
 }
 
@@ -57,12 +69,13 @@ async fn create_contact(
     responses((status = 200, body = Contact), (status = 404, body = ErrorBody)))]
 async fn get_contact(
     State(state): State<AppState>,
-    principal: Principal,
+    access: Access,
     ApiPath(id): ApiPath<Id>,
 ) -> ApiResult<Json<Contact>> {
-    Ok(Json(
-        contacts::get(&state.db, principal.tenant_id, id).await?,
-    ))
+    let mut contact = contacts::get(&state.db, access.principal.tenant_id, id).await?;
+    reach(&state, &access, contact.customer_id).await?;
+    masking::contact(&mut contact, &access.fields());
+    Ok(Json(contact))
 }
 
 #[utoipa::path(patch, path = "/contacts/{id}", tag = "contacts", security(("bearer" = [])), params(("id" = i64, Path)),
@@ -70,25 +83,32 @@ async fn get_contact(
     responses((status = 200, body = Contact), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn update_contact(
     State(state): State<AppState>,
-    principal: Principal,
+    access: Access,
     ApiPath(id): ApiPath<Id>,
     ApiJson(patch): ApiJson<ContactPatch>,
 ) -> ApiResult<Json<Contact>> {
-    let current = contacts::get(&state.db, principal.tenant_id, id).await?;
-    let tenant = tenants::get(&state.db, principal.tenant_id).await?;
+    let current = contacts::get(&state.db, access.principal.tenant_id, id).await?;
+    reach(&state, &access, current.customer_id).await?;
+    let fields = access.fields();
+    masking::check_contact_patch(&patch, &fields)?;
+    let tenant = tenants::get(&state.db, access.principal.tenant_id).await?;
     let input = patch.apply(&current, &tenant.default_region)?;
-    Ok(Json(
-        contacts::update(&state.db, principal.tenant_id, id, input).await?,
-    ))
+    let mut updated = contacts::update(&state.db, access.principal.tenant_id, id, input).await?;
+    audit::record_change(&state, &access.principal, "update", "contact", id, Some(&current), Some(&updated)).await;
+    masking::contact(&mut updated, &fields);
+    Ok(Json(updated))
 }
 
 #[utoipa::path(delete, path = "/contacts/{id}", tag = "contacts", security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn delete_contact(
     State(state): State<AppState>,
-    principal: Principal,
+    access: Access,
     ApiPath(id): ApiPath<Id>,
 ) -> ApiResult<StatusCode> {
-    contacts::delete(&state.db, principal.tenant_id, id).await?;
+    let current = contacts::get(&state.db, access.principal.tenant_id, id).await?;
+    reach(&state, &access, current.customer_id).await?;
+    contacts::delete(&state.db, access.principal.tenant_id, id).await?;
+    audit::record_change(&state, &access.principal, "delete", "contact", id, Some(&current), None).await;
     Ok(StatusCode::NO_CONTENT)
 }

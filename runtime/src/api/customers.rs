@@ -5,12 +5,15 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
 use serde::Deserialize;
+use serde_json::Value;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
-use super::error::{ApiResult, ErrorBody};
+use super::access::Access;
+use super::audit;
+use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::domain::Id;
 use crate::domain::customer::{
@@ -18,16 +21,19 @@ use crate::domain::customer::{
     LifecycleStage,
 };
 use crate::domain::customer360::{self, Customer360};
-use crate::domain::identity::Principal;
+use crate::domain::access::{FieldAccess, Scope, SensitiveField};
+use crate::domain::handover::{HandoverChecklist, HandoverInput};
+use crate::domain::masking;
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::validation::ValidationErrors;
-use crate::store::{customer_360, customers, tenants};
+use crate::store::{customer_360, customers, handover, tenants};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_customers, create_customer))
         .routes(routes!(get_customer, update_customer, delete_customer))
         .routes(routes!(customer_360_view))
+        .routes(routes!(hand_over))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -72,30 +78,91 @@ impl CustomerListQuery {
     }
 }
 
-/// List customers with filters, search, sort and cursor pagination.
+/// List customers with filters, search, sort and cursor pagination. Only customers within the
+/// caller's record scope appear; sensitive custom fields are omitted unless readable.
 #[utoipa::path(get, path = "/customers", tag = "customers", security(("bearer" = [])), params(CustomerListQuery),
     responses((status = 200, body = Page<Customer>), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn list_customers(
     State(state): State<AppState>,
-    principal: Principal,
+    access: Access,
     ApiQuery(query): ApiQuery<CustomerListQuery>,
 ) -> ApiResult<Json<Page<Customer>>> {
     let (filter, sort, page) = query.parse()?;
-    Ok(Json(
-        customers::list(&state.db, principal.tenant_id, &filter, sort, &page).await?,
-    ))
+    let tenant_id = access.principal.tenant_id;
+    let mut page =
+        customers::list(&state.db, tenant_id, access.visibility(), &filter, sort, &page).await?;
+    let masking = Masking::of(&state, &access).await?;
+    for customer in &mut page.items {
+        masking.customer(customer);
+    }
+    Ok(Json(page))
 }
 
+/// What the caller may see of sensitive fields, with the tenant's sensitive custom fields.
+pub(crate) struct Masking {
+    pub fields: FieldAccess,
+    pub sensitive: Vec<String>,
+}
+
+impl Masking {
+    pub async fn of(state: &AppState, access: &Access) -> ApiResult<Masking> {
+        let fields = access.fields();
+        let sensitive = if fields.can_read(SensitiveField::CustomerSensitiveFields)
+            && fields.writable.contains(&SensitiveField::CustomerSensitiveFields)
+        {
+            Vec::new()
+        } else {
+            let tenant = tenants::get(&state.db, access.principal.tenant_id).await?;
+            masking::sensitive_custom_fields(tenant.custom_field_schema.as_ref())
+        };
+        Ok(Masking { fields, sensitive })
+    }
+
+    pub fn customer(&self, customer: &mut Customer) {
+        masking::customer(customer, &self.fields, &self.sensitive);
+    }
+}
+
+/// Refuses to give a customer an owner outside the caller's scope for `action`.
+async fn check_owner_in_scope(
+    state: &AppState,
+    access: &Access,
+    owner_id: Option<Id>,
+) -> ApiResult<()> {
+    let tenant_id = access.principal.tenant_id;
+    if customers::owner_within(&state.db, tenant_id, owner_id, access.visibility()).await? {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "owner_out_of_scope",
+            "your scope does not reach customers owned by that user",
+        ))
+    }
+}
+
+/// Create a customer. Without `all` scope the owner defaults to the caller and must be within
+/// the caller's scope.
 #[utoipa::path(post, path = "/customers", tag = "customers", security(("bearer" = [])), request_body = CustomerInput,
-    responses((status = 201, body = Customer), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = Customer), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_customer(
     State(state): State<AppState>,
-    principal: Principal,
+    access: Access,
     ApiJson(input): ApiJson<CustomerInput>,
 ) -> ApiResult<(StatusCode, Json<Customer>)> {
+    let principal = &access.principal;
     let tenant = tenants::get(&state.db, principal.tenant_id).await?;
-    let fields = input.validate(tenant.custom_field_schema.as_ref())?;
-    let customer = customers::create(&state.db, principal.tenant_id, fields).await?;
+    let mut fields = input.validate(tenant.custom_field_schema.as_ref())?;
+    if fields.owner_id.is_none() && access.scope != Some(Scope::All) {
+        fields.owner_id = Some(principal.user_id);
+    }
+    check_owner_in_scope(&state, &access, fields.owner_id).await?;
+    let masking = Masking::of(&state, &access).await?;
+    fields.custom_fields =
+        masking::merge_custom_fields(fields.custom_fields, &Value::Null, &masking.fields, &masking.sensitive)?;
+    let mut customer = customers::create(&state.db, principal.tenant_id, fields).await?;
+    audit::record_change(&state, principal, "create", "customer", customer.id, None, Some(&customer)).await;
+    masking.customer(&mut customer);
     Ok((StatusCode::CREATED, Json(customer)))
 }
 
@@ -103,33 +170,48 @@ async fn create_customer(
     responses((status = 200, body = Customer), (status = 404, body = ErrorBody)))]
 async fn get_customer(
     State(state): State<AppState>,
-    principal: Principal,
+    access: Access,
     ApiPath(id): ApiPath<Id>,
 ) -> ApiResult<Json<Customer>> {
-    Ok(Json(
-        customers::get(&state.db, principal.tenant_id, id).await?,
-    ))
+    let tenant_id = access.principal.tenant_id;
+    customers::ensure_visible(&state.db, tenant_id, id, access.visibility()).await?;
+    let mut customer = customers::get(&state.db, tenant_id, id).await?;
+    Masking::of(&state, &access).await?.customer(&mut customer);
+    Ok(Json(customer))
 }
 
 /// Partial update; `tags` replaces the whole set.
 #[utoipa::path(patch, path = "/customers/{id}", tag = "customers", security(("bearer" = [])), params(("id" = i64, Path)),
     request_body = CustomerPatch,
-    responses((status = 200, body = Customer), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Customer), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn update_customer(
     State(state): State<AppState>,
-    principal: Principal,
+    access: Access,
     ApiPath(id): ApiPath<Id>,
     ApiJson(patch): ApiJson<CustomerPatch>,
 ) -> ApiResult<Json<Customer>> {
+    let principal = &access.principal;
+    customers::ensure_visible(&state.db, principal.tenant_id, id, access.visibility()).await?;
     let current = customers::get(&state.db, principal.tenant_id, id).await?;
     let tenant = tenants::get(&state.db, principal.tenant_id).await?;
-    let fields = patch.apply(
+    let mut fields = patch.apply(
         CustomerFields::from(&current),
         tenant.custom_field_schema.as_ref(),
     )?;
-    Ok(Json(
-        customers::update(&state.db, principal.tenant_id, id, fields).await?,
-    ))
+    if fields.owner_id != current.owner_id {
+        check_owner_in_scope(&state, &access, fields.owner_id).await?;
+    }
+    let masking = Masking::of(&state, &access).await?;
+    fields.custom_fields = masking::merge_custom_fields(
+        fields.custom_fields,
+        &current.custom_fields,
+        &masking.fields,
+        &masking.sensitive,
+    )?;
+    let mut customer = customers::update(&state.db, principal.tenant_id, id, fields).await?;
+    audit::record_change(&state, principal, "update", "customer", id, Some(&current), Some(&customer)).await;
+    masking.customer(&mut customer);
+    Ok(Json(customer))
 }
 
 /// Delete a customer with all its contacts, orders, interactions and satisfaction records.
@@ -137,10 +219,14 @@ async fn update_customer(
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn delete_customer(
     State(state): State<AppState>,
-    principal: Principal,
+    access: Access,
     ApiPath(id): ApiPath<Id>,
 ) -> ApiResult<StatusCode> {
+    let principal = &access.principal;
+    customers::ensure_visible(&state.db, principal.tenant_id, id, access.visibility()).await?;
+    let current = customers::get(&state.db, principal.tenant_id, id).await?;
     customers::delete(&state.db, principal.tenant_id, id).await?;
+    audit::record_change(&state, principal, "delete", "customer", id, Some(&current), None).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -159,7 +245,7 @@ pub struct View360Query {
     responses((status = 200, body = Customer360), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn customer_360_view(
     State(state): State<AppState>,
-    principal: Principal,
+    access: Access,
     ApiPath(id): ApiPath<Id>,
     ApiQuery(query): ApiQuery<View360Query>,
 ) -> ApiResult<Json<Customer360>> {
@@ -174,7 +260,35 @@ async fn customer_360_view(
         )
         .into());
     }
-    Ok(Json(
-        customer_360::load(&state.db, principal.tenant_id, id, interactions, Utc::now()).await?,
-    ))
+    let tenant_id = access.principal.tenant_id;
+    customers::ensure_visible(&state.db, tenant_id, id, access.visibility()).await?;
+    let mut view = customer_360::load(&state.db, tenant_id, id, interactions, Utc::now()).await?;
+    let masking = Masking::of(&state, &access).await?;
+    masking::customer_360(&mut view, &masking.fields, &masking.sensitive);
+    Ok(Json(view))
+}
+
+/// Hand customers of one owner over to another, in one transaction: all of the owner's
+/// customers within your scope, or only the named ones. The new owner must be within your
+/// scope too. Returns the checklist of what moved, with each customer's last interaction.
+#[utoipa::path(post, path = "/handovers", tag = "customers", security(("bearer" = [])), request_body = HandoverInput,
+    responses((status = 200, body = HandoverChecklist), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn hand_over(
+    State(state): State<AppState>,
+    access: Access,
+    ApiJson(input): ApiJson<HandoverInput>,
+) -> ApiResult<Json<HandoverChecklist>> {
+    let input = input.validate()?;
+    check_owner_in_scope(&state, &access, Some(input.to_user_id)).await?;
+    let principal = &access.principal;
+    let checklist =
+        handover::hand_over(&state.db, principal.tenant_id, access.visibility(), &input).await?;
+    let moved: Vec<Id> = checklist.customers.iter().map(|item| item.customer_id).collect();
+    let details = serde_json::json!({
+        "to_user_id": input.to_user_id,
+        "customer_ids": moved,
+        "from_user_deactivated": input.deactivate_from_user,
+    });
+    audit::record_action(&state, principal, "handover", "user", input.from_user_id, details).await;
+    Ok(Json(checklist))
 }

@@ -105,6 +105,12 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::domain::access::FieldForbidden> for ApiError {
+    fn from(error: crate::domain::access::FieldForbidden) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "field_forbidden", error.to_string())
+    }
+}
+
 impl From<RegistryError> for ApiError {
     fn from(error: RegistryError) -> Self {
         match error {

@@ -8,11 +8,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
-use super::children::PageQuery;
+use super::access::Access;
+use super::audit;
+use super::children::{PageQuery, reach};
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::domain::Id;
-use crate::domain::identity::Principal;
 use crate::domain::interaction::{Interaction, InteractionInput, InteractionPatch};
 use crate::domain::page::Page;
 use crate::store::interactions;
@@ -33,13 +34,14 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses((status = 200, body = Page<Interaction>), (status = 404, body = ErrorBody)))]
 async fn list_interactions(
     State(state): State<AppState>,
-    principal: Principal,
+    access: Access,
     ApiPath(customer_id): ApiPath<Id>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<Interaction>>> {
     let page = query.parse(interactions::SORT)?;
+    reach(&state, &access, customer_id).await?;
     Ok(Json(
-        interactions::list(&state.db, principal.tenant_id, customer_id, &page).await?,
+        interactions::list(&state.db, access.principal.tenant_id, customer_id, &page).await?,
     ))
 }
 
@@ -49,19 +51,22 @@ async fn list_interactions(
     responses((status = 201, body = Interaction), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_interaction(
     State(state): State<AppState>,
-    principal: Principal,
+    access: Access,
     ApiPath(customer_id): ApiPath<Id>,
     ApiJson(input): ApiJson<InteractionInput>,
 ) -> ApiResult<(StatusCode, Json<Interaction>)> {
+    reach(&state, &access, customer_id).await?;
     let fields = input.validate(Utc::now())?;
     let interaction = interactions::create(
         &state.db,
-        principal.tenant_id,
+        access.principal.tenant_id,
         customer_id,
-        principal.user_id,
+        access.principal.user_id,
         fields,
     )
     .await?;
+    let id = interaction.id;
+    audit::record_change(&state, &access.principal, "create", "interaction", id, None, Some(&interaction)).await;
     Ok((StatusCode::CREATED, Json(interaction)))
 }
 
@@ -69,12 +74,12 @@ async fn create_interaction(
     responses((status = 200, body = Interaction), (status = 404, body = ErrorBody)))]
 async fn get_interaction(
     State(state): State<AppState>,
-    principal: Principal,
+    access: Access,
     ApiPath(id): ApiPath<Id>,
 ) -> ApiResult<Json<Interaction>> {
-    Ok(Json(
-        interactions::get(&state.db, principal.tenant_id, id).await?,
-    ))
+    let interaction = interactions::get(&state.db, access.principal.tenant_id, id).await?;
+    reach(&state, &access, interaction.customer_id).await?;
+    Ok(Json(interaction))
 }
 
 #[utoipa::path(patch, path = "/interactions/{id}", tag = "interactions", security(("bearer" = [])), params(("id" = i64, Path)),
@@ -82,24 +87,28 @@ async fn get_interaction(
     responses((status = 200, body = Interaction), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn update_interaction(
     State(state): State<AppState>,
-    principal: Principal,
+    access: Access,
     ApiPath(id): ApiPath<Id>,
     ApiJson(patch): ApiJson<InteractionPatch>,
 ) -> ApiResult<Json<Interaction>> {
-    let current = interactions::get(&state.db, principal.tenant_id, id).await?;
+    let current = interactions::get(&state.db, access.principal.tenant_id, id).await?;
+    reach(&state, &access, current.customer_id).await?;
     let fields = patch.apply(&current, Utc::now())?;
-    Ok(Json(
-        interactions::update(&state.db, principal.tenant_id, id, fields).await?,
-    ))
+    let updated = interactions::update(&state.db, access.principal.tenant_id, id, fields).await?;
+    audit::record_change(&state, &access.principal, "update", "interaction", id, Some(&current), Some(&updated)).await;
+    Ok(Json(updated))
 }
 
 #[utoipa::path(delete, path = "/interactions/{id}", tag = "interactions", security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn delete_interaction(
     State(state): State<AppState>,
-    principal: Principal,
+    access: Access,
     ApiPath(id): ApiPath<Id>,
 ) -> ApiResult<StatusCode> {
-    interactions::delete(&state.db, principal.tenant_id, id).await?;
+    let current = interactions::get(&state.db, access.principal.tenant_id, id).await?;
+    reach(&state, &access, current.customer_id).await?;
+    interactions::delete(&state.db, access.principal.tenant_id, id).await?;
+    audit::record_change(&state, &access.principal, "delete", "interaction", id, Some(&current), None).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,10 +1,12 @@
 //! The HTTP API: one `router()` per resource, merged here, plus the cross-cutting layers
 //! (request ids, logs, metrics, body limit, panic guard) and the OpenAPI document.
 
-pub mod auth;
+pub mod access;
+pub mod audit;
 pub mod children;
 pub mod contacts;
 pub mod customers;
+pub mod departments;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -12,6 +14,7 @@ pub mod interactions;
 pub mod observability;
 pub mod orders;
 pub mod plugins;
+pub mod roles;
 pub mod satisfaction;
 pub mod sessions;
 pub mod tenants;
@@ -38,6 +41,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use self::error::ApiError;
 use self::observability::Metrics;
+use crate::authz::Authorizer;
 use crate::registry::Registry;
 
 /// Largest accepted request body. Bigger bodies get 413 before any parsing.
@@ -50,11 +54,13 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub metrics: Arc<Metrics>,
     pub registry: Arc<Registry>,
+    pub authorizer: Arc<Authorizer>,
 }
 
 impl AppState {
     pub fn new(db: DatabaseConnection, registry: Arc<Registry>) -> Self {
         AppState {
+            authorizer: Arc::new(Authorizer::new(db.clone())),
             db,
             metrics: Metrics::new(&registry.metrics),
             registry,
@@ -87,6 +93,9 @@ fn routes() -> OpenApiRouter<AppState> {
     let v1 = OpenApiRouter::new()
         .merge(tenants::router())
         .merge(users::router())
+        .merge(departments::router())
+        .merge(roles::router())
+        .merge(audit::router())
         .merge(sessions::router())
         .merge(tokens::router())
         .merge(customers::router())
@@ -101,15 +110,46 @@ fn routes() -> OpenApiRouter<AppState> {
         .nest("/api/v1", v1)
 }
 
-/// The OpenAPI 3.1 document of every route.
+/// The OpenAPI 3.1 document of every route; each operation names what it needs from the caller
+/// in `x-permission`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes().split_for_parts().1
+    let mut openapi = routes().split_for_parts().1;
+    annotate_permissions(&mut openapi);
+    openapi
+}
+
+fn annotate_permissions(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::extensions::ExtensionsBuilder;
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        for (method, operation) in [
+            (axum::http::Method::GET, &mut item.get),
+            (axum::http::Method::POST, &mut item.post),
+            (axum::http::Method::PUT, &mut item.put),
+            (axum::http::Method::PATCH, &mut item.patch),
+            (axum::http::Method::DELETE, &mut item.delete),
+        ] {
+            if let (Some(operation), Some(requirement)) =
+                (operation.as_mut(), access::requirement(&method, path))
+            {
+                let extension = ExtensionsBuilder::new()
+                    .add("x-permission", access::describe(requirement))
+                    .build();
+                operation
+                    .extensions
+                    .get_or_insert_with(Default::default)
+                    .merge(extension);
+            }
+        }
+    }
 }
 
 /// The complete application, ready to serve.
 pub fn app(state: AppState) -> Router {
-    let (router, openapi) = routes().split_for_parts();
+    let (router, mut openapi) = routes().split_for_parts();
+    annotate_permissions(&mut openapi);
     router
+        // Only the API's own routes: documentation pages and unknown paths need no credentials.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), access::authorize))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .method_not_allowed_fallback(|| async {

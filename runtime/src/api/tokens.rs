@@ -8,11 +8,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
-use super::auth::require_tenant_admin;
-use super::error::{ApiResult, ErrorBody};
+use super::access::Access;
+use super::audit;
+use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath};
 use crate::domain::Id;
-use crate::domain::identity::{ApiToken, ApiTokenInput, IssuedToken, Principal};
+use crate::domain::identity::{ApiToken, ApiTokenInput, IssuedToken};
 use crate::store::{tokens, users};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -25,9 +26,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/tokens", tag = "tokens", security(("bearer" = [])), responses((status = 200, body = [ApiToken])))]
 async fn list_tokens(
     State(state): State<AppState>,
-    principal: Principal,
+    access: Access,
 ) -> ApiResult<Json<Vec<ApiToken>>> {
-    let owner = (!principal.is_tenant_admin()).then_some(principal.user_id);
+    let principal = &access.principal;
+    let owner = (!access.may("tokens", "manage")).then_some(principal.user_id);
     Ok(Json(
         tokens::list(&state.db, principal.tenant_id, owner).await?,
     ))
@@ -38,27 +40,29 @@ async fn list_tokens(
     responses((status = 201, body = IssuedToken), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_token(
     State(state): State<AppState>,
-    principal: Principal,
+    access: Access,
     ApiJson(input): ApiJson<ApiTokenInput>,
 ) -> ApiResult<(StatusCode, Json<IssuedToken>)> {
     let input = input.validate()?;
+    let principal = &access.principal;
     let user_id = input.user_id.unwrap_or(principal.user_id);
     if user_id != principal.user_id {
-        require_tenant_admin(&principal)?;
+        if !access.may("tokens", "manage") {
+            return Err(ApiError::forbidden("issuing tokens for others needs tokens:manage"));
+        }
         users::get(&state.db, principal.tenant_id, user_id).await?;
     }
     let expires_at = input
         .expires_in_days
         .map(|days| Utc::now() + Duration::days(i64::from(days)));
-    let issued = tokens::issue(
-        &state.db,
-        principal.tenant_id,
-        user_id,
-        &input.name,
+    let token = tokens::NewToken {
+        name: &input.name,
         expires_at,
-        None,
-    )
-    .await?;
+        scopes: input.scopes,
+    };
+    let issued = tokens::issue_with(&state.db, principal.tenant_id, user_id, token, None).await?;
+    let details = serde_json::json!({"user_id": user_id, "scopes": issued.token.scopes});
+    audit::record_action(&state, principal, "create", "token", issued.token.id, details).await;
     Ok((StatusCode::CREATED, Json(issued)))
 }
 
@@ -67,10 +71,11 @@ async fn create_token(
     responses((status = 200, body = ApiToken), (status = 404, body = ErrorBody)))]
 async fn revoke_token(
     State(state): State<AppState>,
-    principal: Principal,
+    access: Access,
     ApiPath(id): ApiPath<Id>,
 ) -> ApiResult<Json<ApiToken>> {
-    let owner = (!principal.is_tenant_admin()).then_some(principal.user_id);
+    let principal = &access.principal;
+    let owner = (!access.may("tokens", "manage")).then_some(principal.user_id);
     Ok(Json(
         tokens::revoke(&state.db, principal.tenant_id, id, owner).await?,
     ))

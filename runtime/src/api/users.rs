@@ -7,7 +7,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
-use super::auth::require_tenant_admin;
+use super::audit;
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath};
 use crate::domain::Id;
@@ -46,8 +46,8 @@ async fn create_user(
     principal: Principal,
     ApiJson(input): ApiJson<UserInput>,
 ) -> ApiResult<(StatusCode, Json<User>)> {
-    require_tenant_admin(&principal)?;
     let user = users::create(&state.db, principal.tenant_id, input.validate()?).await?;
+    audit::record_change(&state, &principal, "create", "user", user.id, None, Some(&user)).await;
     Ok((StatusCode::CREATED, Json(user)))
 }
 
@@ -61,7 +61,8 @@ async fn get_user(
     Ok(Json(users::get(&state.db, principal.tenant_id, id).await?))
 }
 
-/// Rename, change the role of, deactivate or reactivate a user (tenant admin). Users are never
+/// Rename, move to a department, deactivate or reactivate a user. Roles change through
+/// `PUT/DELETE /users/{id}/roles/{role}`. Users are never
 /// deleted, so authorship of their records stays.
 #[utoipa::path(patch, path = "/users/{id}", tag = "users", security(("bearer" = [])), params(("id" = i64, Path)),
     request_body = UserPatch, responses((status = 200, body = User), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -71,9 +72,9 @@ async fn update_user(
     ApiPath(id): ApiPath<Id>,
     ApiJson(patch): ApiJson<UserPatch>,
 ) -> ApiResult<Json<User>> {
-    require_tenant_admin(&principal)?;
     let patch = patch.validate(id == principal.user_id)?;
-    Ok(Json(
-        users::update(&state.db, principal.tenant_id, id, patch).await?,
-    ))
+    let before = users::get(&state.db, principal.tenant_id, id).await?;
+    let user = users::update(&state.db, principal.tenant_id, id, patch).await?;
+    audit::record_change(&state, &principal, "update", "user", id, Some(&before), Some(&user)).await;
+    Ok(Json(user))
 }

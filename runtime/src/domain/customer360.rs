@@ -35,11 +35,12 @@ pub struct Customer360 {
 #[derive(Debug, Clone, Default, Serialize, ToSchema)]
 pub struct OrderStats {
     pub order_count: i64,
-    /// Total value, one entry per currency.
-    pub total_value: Vec<Money>,
+    /// Total value, one entry per currency; `null` when your role may not read order amounts.
+    pub total_value: Option<Vec<Money>>,
     pub last_order: Option<Order>,
     pub orders_last_90_days: i64,
-    pub value_last_90_days: Vec<Money>,
+    /// `null` when your role may not read order amounts.
+    pub value_last_90_days: Option<Vec<Money>>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, ToSchema)]

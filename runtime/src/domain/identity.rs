@@ -5,44 +5,24 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::Id;
-use super::validation::{self, ValidationErrors};
+use std::collections::BTreeSet;
+use std::sync::Arc;
 
-/// Coarse roles until the permission model arrives: the platform admin manages tenants, a tenant
-/// admin manages the tenant's users, tokens and settings, members work with customer data.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    ToSchema,
-    strum::EnumString,
-    strum::IntoStaticStr,
-)]
-#[serde(rename_all = "kebab-case")]
-#[strum(serialize_all = "kebab-case")]
-pub enum Role {
-    PlatformAdmin,
-    TenantAdmin,
-    Member,
-}
+use super::Id;
+use super::access::{DEFAULT_ROLE, Permission, parse_permissions};
+use super::validation::{self, ValidationErrors};
 
 /// The authenticated caller. The tenant of every read and write comes from here, never from input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub user_id: Id,
     pub tenant_id: Id,
-    pub role: Role,
+    /// The caller's department: the reach of `team` scope.
+    pub department_id: Option<Id>,
     pub token_id: Id,
-}
-
-impl Principal {
-    pub fn is_tenant_admin(&self) -> bool {
-        matches!(self.role, Role::TenantAdmin | Role::PlatformAdmin)
-    }
+    /// An integration token's scopes, which narrow the user's permissions; `None` for sessions
+    /// and unrestricted tokens.
+    pub token_scopes: Option<Arc<BTreeSet<Permission>>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -168,7 +148,9 @@ pub struct User {
     pub id: Id,
     pub email: String,
     pub display_name: String,
-    pub role: Role,
+    /// Role names in this tenant; see `GET /roles`.
+    pub roles: Vec<String>,
+    pub department_id: Option<Id>,
     /// A deactivated user keeps authorship of records but can no longer sign in.
     pub active: bool,
     pub created_at: DateTime<Utc>,
@@ -180,8 +162,9 @@ pub struct User {
 pub struct UserInput {
     pub email: String,
     pub display_name: String,
-    /// Defaults to `member`; `platform-admin` cannot be granted through the API.
-    pub role: Option<Role>,
+    /// A role of the tenant; defaults to `account-manager`. More roles: `PUT /users/{id}/roles/{role}`.
+    pub role: Option<String>,
+    pub department_id: Option<Id>,
 }
 
 impl UserInput {
@@ -193,17 +176,13 @@ impl UserInput {
         }
         let display_name =
             validation::required_text(&mut errors, "display_name", &self.display_name, 100);
-        if self.role == Some(Role::PlatformAdmin) {
-            errors.add(
-                "role",
-                "forbidden_role",
-                "platform-admin cannot be granted through the API",
-            );
-        }
+        let role = self.role.unwrap_or_else(|| DEFAULT_ROLE.to_owned());
+        let role = validation::identifier(&mut errors, "role", &role, 50);
         errors.into_result(UserInput {
             email: email.unwrap_or_default().to_lowercase(),
             display_name: display_name.unwrap_or_default(),
-            role: Some(self.role.unwrap_or(Role::Member)),
+            role,
+            department_id: self.department_id,
         })
     }
 }
@@ -212,31 +191,23 @@ impl UserInput {
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
     pub display_name: Option<String>,
-    pub role: Option<Role>,
+    /// `null` takes the user out of any department.
+    #[serde(default, with = "::serde_with::rust::double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub department_id: Option<Option<Id>>,
     pub active: Option<bool>,
 }
 
 impl UserPatch {
-    /// `is_self`: admins may not lock themselves out by demoting or deactivating their own user.
+    /// `is_self`: admins may not lock themselves out by deactivating their own user.
     pub fn validate(self, is_self: bool) -> Result<UserPatch, ValidationErrors> {
         let mut errors = ValidationErrors::default();
         let display_name = self
             .display_name
             .as_deref()
             .and_then(|name| validation::required_text(&mut errors, "display_name", name, 100));
-        if self.role == Some(Role::PlatformAdmin) {
-            errors.add(
-                "role",
-                "forbidden_role",
-                "platform-admin cannot be granted through the API",
-            );
-        }
-        if is_self && (self.active == Some(false) || self.role == Some(Role::Member)) {
-            errors.add(
-                "user",
-                "self_lockout",
-                "you cannot deactivate or demote yourself",
-            );
+        if is_self && self.active == Some(false) {
+            errors.add("user", "self_lockout", "you cannot deactivate yourself");
         }
         errors.into_result(UserPatch {
             display_name,
@@ -253,6 +224,8 @@ pub struct ApiToken {
     pub name: String,
     /// The first characters of the secret, to recognise it in a list.
     pub prefix: String,
+    /// The permissions this token is limited to; absent: all of its user's.
+    pub scopes: Option<Vec<String>>,
     pub expires_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
@@ -267,6 +240,9 @@ pub struct ApiTokenInput {
     pub user_id: Option<Id>,
     /// 1–3650 days; no expiry when absent.
     pub expires_in_days: Option<u32>,
+    /// Limit the token to these permissions (each also needs the user's), e.g.
+    /// `["customers:read:all", "orders:read:all"]`; absent: all of the user's permissions.
+    pub scopes: Option<Vec<String>>,
 }
 
 impl ApiTokenInput {
@@ -283,8 +259,15 @@ impl ApiTokenInput {
                 "expires_in_days must be between 1 and 3650",
             );
         }
+        let scopes = self.scopes.as_deref().map(|texts| {
+            parse_permissions("scopes", texts)
+                .map_err(|scope_errors| errors.0.extend(scope_errors.0))
+                .map(|parsed| parsed.iter().map(ToString::to_string).collect::<Vec<_>>())
+                .unwrap_or_default()
+        });
         errors.into_result(ApiTokenInput {
             name: name.unwrap_or_default(),
+            scopes,
             ..self
         })
     }
@@ -352,4 +335,34 @@ pub struct SessionTokens {
     pub refresh_token: String,
     pub refresh_expires_at: DateTime<Utc>,
     pub user: User,
+}
+
+/// A department of the tenant, e.g. sales or service. Users in one department form the `team`
+/// of record-level scope.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Department {
+    pub id: Id,
+    /// Unique in the tenant, e.g. `sales-east`.
+    pub code: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DepartmentInput {
+    pub code: String,
+    pub name: String,
+}
+
+impl DepartmentInput {
+    pub fn validate(self) -> Result<DepartmentInput, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let code = validation::identifier(&mut errors, "code", &self.code, 50);
+        let name = validation::required_text(&mut errors, "name", &self.name, 100);
+        errors.into_result(DepartmentInput {
+            code: code.unwrap_or_default().to_ascii_lowercase(),
+            name: name.unwrap_or_default(),
+        })
+    }
 }

@@ -4,12 +4,16 @@
 //! serialises them. Only `serde`, `utoipa` (schema derives), `chrono`, `rust_decimal` and
 //! validation crates are imported.
 
+pub mod access;
+pub mod audit;
 pub mod contact;
 pub mod customer;
 pub mod customer360;
 pub mod erp_records;
+pub mod handover;
 pub mod identity;
 pub mod interaction;
+pub mod masking;
 pub mod money;
 pub mod order;
 pub mod page;

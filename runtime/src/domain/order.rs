@@ -45,7 +45,8 @@ pub struct Order {
     /// Where the order comes from (`manual`, `odoo`, …); with `external_id` unique per tenant.
     pub source: String,
     pub external_id: String,
-    pub amount: Money,
+    /// `null` when your role may not read order amounts.
+    pub amount: Option<Money>,
     pub product: Option<String>,
     pub category: Option<String>,
     pub ordered_at: DateTime<Utc>,
@@ -126,7 +127,10 @@ impl OrderPatch {
         OrderFields {
             source: current.source.clone(),
             external_id: current.external_id.clone(),
-            amount: self.amount.unwrap_or_else(|| current.amount.clone()),
+            amount: match self.amount.or_else(|| current.amount.clone()) {
+                Some(amount) => amount,
+                None => return Err(ValidationErrors::single("amount", "required", "amount is required")),
+            },
             product: self.product.unwrap_or_else(|| current.product.clone()),
             category: self.category.unwrap_or_else(|| current.category.clone()),
             ordered_at: self.ordered_at.unwrap_or(current.ordered_at),

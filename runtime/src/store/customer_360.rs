@@ -100,6 +100,8 @@ async fn order_stats(
     let (totals, last) = tokio::try_join!(totals_query, last_query)?;
     let mut stats = OrderStats {
         last_order: last.map(orders::to_domain).transpose()?,
+        total_value: Some(Vec::new()),
+        value_last_90_days: Some(Vec::new()),
         ..OrderStats::default()
     };
     for row in totals {
@@ -107,10 +109,12 @@ async fn order_stats(
         stats.orders_last_90_days += row.recent_count;
         stats
             .total_value
+            .get_or_insert_with(Vec::new)
             .push(Money::from_storage(row.total_e4, row.currency.clone()));
         if row.recent_count > 0 {
             stats
                 .value_last_90_days
+                .get_or_insert_with(Vec::new)
                 .push(Money::from_storage(row.recent_e4, row.currency));
         }
     }

@@ -10,10 +10,11 @@ use sea_orm::{
 };
 use serde_json::Value;
 
-use super::entity::{contact, customer, customer_tag};
+use super::entity::{contact, customer, customer_tag, user};
 use super::{StoreError, StoreResult, begin_write, parse_column, users};
 use crate::domain::Id;
 use crate::domain::ValidationErrors;
+use crate::domain::access::Visibility;
 use crate::domain::customer::{
     Customer, CustomerFields, CustomerFilter, CustomerSort, CustomerSortKey, QualityFlag,
     TierAssignment, quality_flags,
@@ -350,14 +351,70 @@ fn filter_condition(tenant_id: Id, filter: &CustomerFilter) -> Condition {
     condition
 }
 
+/// The customers a caller with `visibility` may reach.
+pub fn visible(tenant_id: Id, visibility: Visibility) -> Condition {
+    match visibility {
+        Visibility::All => Condition::all(),
+        Visibility::OwnedBy(user_id) => Condition::all().add(customer::Column::OwnerId.eq(user_id)),
+        Visibility::Department(department_id) => {
+            let members = Query::select()
+                .column(user::Column::Id)
+                .from(user::Entity)
+                .and_where(user::Column::TenantId.eq(tenant_id))
+                .and_where(user::Column::DepartmentId.eq(department_id))
+                .to_owned();
+            Condition::all().add(customer::Column::OwnerId.in_subquery(members))
+        }
+    }
+}
+
+/// Fails with `NotFound("customer")` unless the customer exists in the tenant *and* is within
+/// the caller's reach: a customer out of scope is indistinguishable from a missing one.
+pub async fn ensure_visible(
+    db: &impl ConnectionTrait,
+    tenant_id: Id,
+    id: Id,
+    visibility: Visibility,
+) -> StoreResult<()> {
+    let count = customer::Entity::find_by_id(id)
+        .filter(customer::Column::TenantId.eq(tenant_id))
+        .filter(visible(tenant_id, visibility))
+        .count(db)
+        .await?;
+    if count == 0 {
+        Err(StoreError::NotFound("customer"))
+    } else {
+        Ok(())
+    }
+}
+
+/// Whether a customer owned by `owner_id` would be within `visibility`.
+pub async fn owner_within(
+    db: &impl ConnectionTrait,
+    tenant_id: Id,
+    owner_id: Option<Id>,
+    visibility: Visibility,
+) -> StoreResult<bool> {
+    Ok(match (visibility, owner_id) {
+        (Visibility::All, _) => true,
+        (_, None) => false,
+        (Visibility::OwnedBy(user_id), Some(owner)) => owner == user_id,
+        (Visibility::Department(department_id), Some(owner)) => {
+            users::department_of(db, tenant_id, owner).await.ok().flatten() == Some(department_id)
+        }
+    })
+}
+
+/// Customers of the tenant within `visibility`, filtered, sorted and paged.
 pub async fn list(
     db: &impl ConnectionTrait,
     tenant_id: Id,
+    visibility: Visibility,
     filter: &CustomerFilter,
     sort: CustomerSort,
     page: &PageRequest,
 ) -> StoreResult<Page<Customer>> {
-    let mut condition = filter_condition(tenant_id, filter);
+    let mut condition = filter_condition(tenant_id, filter).add(visible(tenant_id, visibility));
     if let Some(cursor) = &page.after {
         condition = condition.add(after_cursor(sort, cursor)?);
     }

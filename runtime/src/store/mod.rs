@@ -4,10 +4,15 @@
 //! transaction) and a tenant id, so they compose inside a caller's transaction and can never
 //! forget the tenant boundary. They return domain types and [`StoreError`].
 
+pub mod access;
+pub mod audit;
+pub mod casbin_adapter;
 pub mod contacts;
 pub mod customer_360;
 pub mod customers;
+pub mod departments;
 pub mod entity;
+pub mod handover;
 pub mod interactions;
 pub mod orders;
 pub mod plugins;

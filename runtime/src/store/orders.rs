@@ -15,7 +15,7 @@ pub const SORT: &str = "-ordered_at";
 pub(crate) fn to_domain(row: order::Model) -> StoreResult<Order> {
     Ok(Order {
         status: parse_column("orders.status", &row.status)?,
-        amount: Money::from_storage(row.amount_e4, row.currency),
+        amount: Some(Money::from_storage(row.amount_e4, row.currency)),
         id: row.id,
         customer_id: row.customer_id,
         source: row.source,

@@ -122,7 +122,7 @@ async fn issue_pair(
         access_expires_at,
         refresh_token,
         refresh_expires_at,
-        user: users::to_domain(owner.clone())?,
+        user: users::with_roles(db, owner.clone()).await?,
     })
 }
 

@@ -7,9 +7,10 @@ use sea_orm::{
 };
 
 use super::entity::tenant;
-use super::{StoreError, StoreResult, begin_write, tokens, users};
+use super::{StoreError, StoreResult, access, begin_write, tokens, users};
 use crate::domain::Id;
-use crate::domain::identity::{IssuedToken, Role, Tenant, TenantFields, User, UserInput};
+use crate::domain::access::TENANT_ADMIN;
+use crate::domain::identity::{IssuedToken, Tenant, TenantFields, User, UserInput};
 
 /// The slug of the tenant that holds platform administrators; it owns no customer data.
 pub const PLATFORM_SLUG: &str = "platform";
@@ -62,8 +63,9 @@ pub async fn create_with_admin(
 ) -> StoreResult<(Tenant, User, IssuedToken)> {
     let tx = begin_write(db).await?;
     let tenant = insert(&tx, fields, false).await?;
+    access::seed_built_in_roles(&tx, tenant.id, false).await?;
     let admin = UserInput {
-        role: Some(Role::TenantAdmin),
+        role: Some(TENANT_ADMIN.to_owned()),
         ..admin
     };
     let user = users::create(&tx, tenant.id, admin).await?;
@@ -138,12 +140,15 @@ pub async fn ensure_platform(
         custom_field_schema: None,
     };
     let tenant = insert(&tx, fields, true).await?;
+    access::seed_built_in_roles(&tx, tenant.id, true).await?;
     let admin = UserInput {
         email: admin_email.to_owned(),
         display_name: "Platform administrator".to_owned(),
-        role: Some(Role::PlatformAdmin),
+        role: Some(TENANT_ADMIN.to_owned()),
+        department_id: None,
     };
     let user = users::create(&tx, tenant.id, admin).await?;
+    access::assign_platform_admin(&tx, tenant.id, user.id).await?;
     let token = tokens::issue(&tx, tenant.id, user.id, "bootstrap", None, secret).await?;
     tx.commit().await?;
     Ok(Some(token))

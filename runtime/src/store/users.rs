@@ -3,39 +3,56 @@
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set,
+    QueryOrder, Set, TransactionSession, TransactionTrait,
 };
 
 use super::entity::user;
-use super::{StoreError, StoreResult, parse_column};
+use super::{StoreError, StoreResult, access, begin_write, departments};
 use crate::domain::Id;
-use crate::domain::identity::{Role, User, UserInput, UserPatch};
+use crate::domain::access::DEFAULT_ROLE;
+use crate::domain::identity::{User, UserInput, UserPatch};
 
-pub(crate) fn to_domain(row: user::Model) -> StoreResult<User> {
-    Ok(User {
-        role: parse_column("users.role", &row.role)?,
+/// A user row with its roles, which live in casbin grouping lines.
+pub(crate) fn to_domain(row: user::Model, roles: Vec<String>) -> User {
+    User {
         id: row.id,
         email: row.email,
         display_name: row.display_name,
+        roles,
+        department_id: row.department_id,
         active: row.active,
         created_at: row.created_at,
         updated_at: row.updated_at,
-    })
+    }
 }
 
-/// `input` must be validated; its role defaults to member.
+pub(crate) async fn with_roles(db: &impl ConnectionTrait, row: user::Model) -> StoreResult<User> {
+    let roles = access::roles_of(db, row.tenant_id, row.id).await?;
+    Ok(to_domain(row, roles))
+}
+
+/// `input` must be validated. The role must exist in the tenant; the department too.
 pub async fn create(
-    db: &impl ConnectionTrait,
+    db: &impl TransactionTrait,
     tenant_id: Id,
     input: UserInput,
 ) -> StoreResult<User> {
+    let tx = begin_write(db).await?;
+    let user = insert(&tx, tenant_id, input).await?;
+    tx.commit().await?;
+    Ok(user)
+}
+
+async fn insert(db: &impl ConnectionTrait, tenant_id: Id, input: UserInput) -> StoreResult<User> {
+    if let Some(department_id) = input.department_id {
+        departments::ensure_exists(db, tenant_id, department_id).await?;
+    }
     let now = Utc::now();
-    let role: &'static str = input.role.unwrap_or(Role::Member).into();
     let row = user::ActiveModel {
         tenant_id: Set(tenant_id),
         email: Set(input.email),
         display_name: Set(input.display_name),
-        role: Set(role.to_owned()),
+        department_id: Set(input.department_id),
         active: Set(true),
         created_at: Set(now),
         updated_at: Set(now),
@@ -50,7 +67,9 @@ pub async fn create(
             "a user with this e-mail already exists in the tenant",
         )
     })?;
-    to_domain(row)
+    let role = input.role.unwrap_or_else(|| DEFAULT_ROLE.to_owned());
+    access::assign_in(db, tenant_id, row.id, &role).await?;
+    with_roles(db, row).await
 }
 
 async fn find(db: &impl ConnectionTrait, tenant_id: Id, id: Id) -> StoreResult<user::Model> {
@@ -62,18 +81,31 @@ async fn find(db: &impl ConnectionTrait, tenant_id: Id, id: Id) -> StoreResult<u
 }
 
 pub async fn get(db: &impl ConnectionTrait, tenant_id: Id, id: Id) -> StoreResult<User> {
-    to_domain(find(db, tenant_id, id).await?)
+    with_roles(db, find(db, tenant_id, id).await?).await
 }
 
 pub async fn list(db: &impl ConnectionTrait, tenant_id: Id) -> StoreResult<Vec<User>> {
-    user::Entity::find()
+    let mut roles = access::roles_by_user(db, tenant_id, None).await?;
+    Ok(user::Entity::find()
         .filter(user::Column::TenantId.eq(tenant_id))
         .order_by_asc(user::Column::Id)
         .all(db)
         .await?
         .into_iter()
-        .map(to_domain)
-        .collect()
+        .map(|row| {
+            let user_roles = roles.remove(&row.id).unwrap_or_default();
+            to_domain(row, user_roles)
+        })
+        .collect())
+}
+
+/// The department of a user of the tenant (`None` when they have none).
+pub async fn department_of(
+    db: &impl ConnectionTrait,
+    tenant_id: Id,
+    user_id: Id,
+) -> StoreResult<Option<Id>> {
+    Ok(find(db, tenant_id, user_id).await?.department_id)
 }
 
 /// True when `user_id` is a user of the tenant (active or not): owners must be colleagues.
@@ -100,13 +132,15 @@ pub async fn update(
     if let Some(name) = patch.display_name {
         row.display_name = Set(name);
     }
-    if let Some(role) = patch.role {
-        let role: &'static str = role.into();
-        row.role = Set(role.to_owned());
+    if let Some(department_id) = patch.department_id {
+        if let Some(department_id) = department_id {
+            departments::ensure_exists(db, tenant_id, department_id).await?;
+        }
+        row.department_id = Set(department_id);
     }
     if let Some(active) = patch.active {
         row.active = Set(active);
     }
     row.updated_at = Set(Utc::now());
-    to_domain(row.update(db).await?)
+    with_roles(db, row.update(db).await?).await
 }

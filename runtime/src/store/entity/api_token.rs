@@ -19,6 +19,8 @@ pub struct Model {
     pub kind: String,
     /// Shared by the access and refresh tokens of one sign-in.
     pub session: Option<String>,
+    /// JSON list of permission strings limiting an integration token; `None` = the user's all.
+    pub scopes: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -2,14 +2,18 @@
 //! service modules next door.
 
 pub mod api_token;
+pub mod audit_entry;
+pub mod casbin_rule;
 pub mod contact;
 pub mod customer;
 pub mod customer_tag;
+pub mod department;
 pub mod interaction;
 pub mod order;
 pub mod plugin_component;
 pub mod plugin_run;
 pub mod plugin_version;
+pub mod role;
 pub mod satisfaction_record;
 pub mod tenant;
 pub mod tenant_plugin;

@@ -13,6 +13,8 @@ pub struct Model {
     pub custom_field_schema: Option<Json>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Bumped by every role or grant change; replicas reload the policy when it moves.
+    pub authz_revision: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,57 @@
+//! Departments of the tenant.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::AppState;
+use super::audit;
+use super::error::{ApiResult, ErrorBody};
+use super::extract::{ApiJson, ApiPath};
+use crate::domain::Id;
+use crate::domain::identity::{Department, DepartmentInput, Principal};
+use crate::store::departments;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_departments, create_department))
+        .routes(routes!(delete_department))
+}
+
+#[utoipa::path(get, path = "/departments", tag = "departments", security(("bearer" = [])),
+    responses((status = 200, body = [Department])))]
+async fn list_departments(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<Vec<Department>>> {
+    Ok(Json(departments::list(&state.db, principal.tenant_id).await?))
+}
+
+/// Add a department; users join it through `PATCH /users/{id}` with `department_id`.
+#[utoipa::path(post, path = "/departments", tag = "departments", security(("bearer" = [])), request_body = DepartmentInput,
+    responses((status = 201, body = Department), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_department(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(input): ApiJson<DepartmentInput>,
+) -> ApiResult<(StatusCode, Json<Department>)> {
+    let department = departments::create(&state.db, principal.tenant_id, input.validate()?).await?;
+    audit::record_action(&state, &principal, "create", "department", department.id, json!({"code": department.code})).await;
+    Ok((StatusCode::CREATED, Json(department)))
+}
+
+/// Delete an empty department (409 while users belong to it).
+#[utoipa::path(delete, path = "/departments/{id}", tag = "departments", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn delete_department(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<Id>,
+) -> ApiResult<StatusCode> {
+    departments::delete(&state.db, principal.tenant_id, id).await?;
+    audit::record_action(&state, &principal, "delete", "department", id, json!({})).await;
+    Ok(StatusCode::NO_CONTENT)
+}

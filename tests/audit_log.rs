@@ -1,0 +1,78 @@
+//! The audit log: creates, updates and deletes with the changed fields (sensitive values
+//! masked), sign-ins and failed sign-ins, role changes; filtered queries for tenant admins only.
+
+use rapport_tests::reqwest::{Method, StatusCode};
+use rapport_tests::serde_json::json;
+use rapport_tests::{assert_error, id, on_every_backend};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_sign_ins_and_grants_are_logged_with_sensitive_values_masked() {
+    on_every_backend(|server| async move {
+        let tenant = server.tenant("audited").await;
+        let (rep, rep_token) = server.member(&tenant, "rep@audited.test").await;
+        let customer = id(&server.customer(&rep_token, "A1", json!({})).await);
+        let (_, contact) = server
+            .post(&format!("/api/v1/customers/{customer}/contacts"), &rep_token,
+                json!({"name": "Wang", "phone": "13812341234"}))
+            .await;
+        let contact = id(&contact);
+        let (status, _) = server
+            .patch(&format!("/api/v1/contacts/{contact}"), &rep_token, json!({"phone": "13912345678", "title": "CFO"}))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _) = server.delete(&format!("/api/v1/contacts/{contact}"), &rep_token).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+
+        let (status, log) = server
+            .get(&format!("/api/v1/audit?entity=contact&entity_id={contact}"), &tenant.token)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{log}");
+        let items = log["items"].as_array().unwrap();
+        let actions: Vec<&str> = items.iter().map(|i| i["action"].as_str().unwrap()).collect();
+        assert_eq!(actions, ["delete", "update", "create"]);
+        assert!(items.iter().all(|i| i["actor_id"] == rep));
+        let update = &items[1]["changes"];
+        assert_eq!(update["phone"], json!({"before": "+86138****1234", "after": "+86139****5678"}));
+        assert_eq!(update["title"], json!({"before": null, "after": "CFO"}));
+        assert!(update.get("name").is_none(), "unchanged fields are not listed: {update}");
+        assert!(!log.to_string().contains("13812341234"), "no clear phone number in the log");
+
+        let (status, _) = server
+            .call(Method::PUT, "/api/v1/roles/viewer/permissions/contact.email:read", Some(&tenant.token), None)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, grants) = server.get("/api/v1/audit?action=grant", &tenant.token).await;
+        assert_eq!(grants["items"][0]["entity_id"], "viewer");
+        assert_eq!(grants["items"][0]["changes"]["permission"], "contact.email:read");
+
+        let (status, _) = server
+            .call(Method::PUT, &format!("/api/v1/users/{rep}/password"), Some(&tenant.token),
+                Some(json!({"new_password": "a long enough secret"})))
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        for password in ["wrong password!", "a long enough secret"] {
+            server
+                .call(Method::POST, "/api/v1/auth/login", None,
+                    Some(json!({"tenant": "audited", "email": "rep@audited.test", "password": password})))
+                .await;
+        }
+        let (_, sign_ins) = server
+            .get(&format!("/api/v1/audit?entity=session&actor_id={rep}"), &tenant.token)
+            .await;
+        let actions: Vec<&str> = sign_ins["items"].as_array().unwrap().iter().map(|i| i["action"].as_str().unwrap()).collect();
+        assert_eq!(actions, ["login", "login_failed"]);
+
+        let (_, page) = server.get("/api/v1/audit?limit=2", &tenant.token).await;
+        let cursor = page["next_cursor"].as_str().unwrap();
+        let (_, next) = server.get(&format!("/api/v1/audit?limit=2&cursor={cursor}"), &tenant.token).await;
+        assert!(next["items"][0]["id"].as_i64() < page["items"][1]["id"].as_i64());
+        let (status, error) = server.get("/api/v1/audit?since=yesterday", &tenant.token).await;
+        assert!(status.is_client_error(), "{error}");
+        let (status, error) = server.get("/api/v1/audit", &rep_token).await;
+        assert_error(status, &error, StatusCode::FORBIDDEN, "forbidden");
+        let other = server.tenant("unaudited").await;
+        let (_, theirs) = server.get("/api/v1/audit", &other.token).await;
+        assert!(theirs["items"].as_array().unwrap().iter().all(|i| i["entity"] != "contact"));
+    })
+    .await;
+}

@@ -1,0 +1,81 @@
+//! Handover: a leaving account manager's customers move to a colleague in one step, with a
+//! checklist and an audit entry; the leaver keeps authorship but loses access.
+
+use rapport_tests::reqwest::StatusCode;
+use rapport_tests::serde_json::json;
+use rapport_tests::{assert_error, id, on_every_backend};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handover_moves_customers_lists_them_and_locks_the_leaver_out() {
+    on_every_backend(|server| async move {
+        let tenant = server.tenant("handover").await;
+        let (leaver, leaver_token) = server.member(&tenant, "leaver@handover.test").await;
+        let (heir, heir_token) = server.member(&tenant, "heir@handover.test").await;
+        let first = id(&server.customer(&leaver_token, "H1", json!({})).await);
+        let second = id(&server.customer(&leaver_token, "H2", json!({})).await);
+        let kept = id(&server.customer(&leaver_token, "H3", json!({})).await);
+        let (status, logged) = server
+            .post(&format!("/api/v1/customers/{first}/interactions"), &leaver_token,
+                json!({"channel": "visit", "summary": "Renewal discussed", "occurred_at": "2026-11-01T09:00:00Z"}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let interaction = id(&logged);
+
+        let (status, error) = server
+            .post("/api/v1/handovers", &heir_token, json!({"from_user_id": leaver, "to_user_id": heir}))
+            .await;
+        assert_error(status, &error, StatusCode::FORBIDDEN, "forbidden");
+        let (status, error) = server
+            .post("/api/v1/handovers", &tenant.token,
+                json!({"from_user_id": leaver, "to_user_id": heir, "customer_ids": [first, 999999]}))
+            .await;
+        assert_error(status, &error, StatusCode::NOT_FOUND, "not_found");
+        assert_eq!(server.get(&format!("/api/v1/customers/{first}"), &heir_token).await.0, StatusCode::NOT_FOUND,
+            "a refused handover moves nothing");
+
+        let (status, checklist) = server
+            .post("/api/v1/handovers", &tenant.token,
+                json!({"from_user_id": leaver, "to_user_id": heir, "customer_ids": [first, second]}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{checklist}");
+        assert_eq!(checklist["customers"].as_array().unwrap().len(), 2);
+        assert_eq!(checklist["customers"][0]["code"], "H1");
+        assert_eq!(checklist["customers"][0]["last_interaction_summary"], "Renewal discussed");
+        assert!(checklist["customers"][1]["last_interaction_at"].is_null());
+        for customer in [first, second] {
+            let (status, moved) = server.get(&format!("/api/v1/customers/{customer}"), &heir_token).await;
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(moved["owner_id"], heir);
+        }
+        assert_eq!(server.get(&format!("/api/v1/customers/{kept}"), &heir_token).await.0, StatusCode::NOT_FOUND);
+
+        let (status, checklist) = server
+            .post("/api/v1/handovers", &tenant.token,
+                json!({"from_user_id": leaver, "to_user_id": heir, "deactivate_from_user": true}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{checklist}");
+        assert_eq!(checklist["customers"][0]["customer_id"], kept);
+        assert_eq!(checklist["from_user_deactivated"], true);
+        let (status, error) = server.get("/api/v1/me", &leaver_token).await;
+        assert_error(status, &error, StatusCode::UNAUTHORIZED, "unauthorized");
+        let (_, interaction) = server.get(&format!("/api/v1/interactions/{interaction}"), &heir_token).await;
+        assert_eq!(interaction["logged_by"], leaver, "authorship stays with the leaver");
+
+        let (status, log) = server
+            .get(&format!("/api/v1/audit?action=handover&entity_id={leaver}"), &tenant.token)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(log["items"].as_array().unwrap().len(), 2);
+        assert_eq!(log["items"][1]["changes"]["customer_ids"], json!([first, second]));
+
+        let (status, error) = server
+            .post("/api/v1/handovers", &tenant.token, json!({"from_user_id": heir, "to_user_id": heir}))
+            .await;
+        assert_error(status, &error, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        let (status, error) = server
+            .post("/api/v1/handovers", &tenant.token, json!({"from_user_id": heir, "to_user_id": leaver}))
+            .await;
+        assert_error(status, &error, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    })
+    .await;
+}
