@@ -51,7 +51,7 @@ async fn the_360_view_assembles_everything_about_a_customer() {
         let (member_id, member) = server.member(&tenant, "rep@view.test").await;
         let token = tenant.token.as_str();
         let customer = server
-            .customer(token, "V360", json!({"industry": "manufacturing", "tags": ["vip", "north", "vip"], "stage": "customer"}))
+            .customer(token, "V360", json!({"industry": "manufacturing", "tags": ["vip", "north", "vip"], "stage": "customer", "owner_id": member_id}))
             .await;
         let customer_id = id(&customer);
         let base = format!("/api/v1/customers/{customer_id}");
@@ -97,7 +97,7 @@ async fn the_360_view_assembles_everything_about_a_customer() {
         let profile = read(&server, token, &base).await;
         assert_eq!(view["profile"], profile);
         assert_eq!(view["profile"]["tags"], json!(["north", "vip"]));
-        assert_eq!(view["profile"]["quality_flags"], json!(["no_need_recorded", "no_owner"]));
+        assert_eq!(view["profile"]["quality_flags"], json!(["no_need_recorded"]));
         assert_eq!(view["profile"]["stage"], "customer");
 
         // Contacts: primary first, then creation order.

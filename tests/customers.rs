@@ -11,7 +11,11 @@ use rapport_tests::{TestServer, assert_error, on_every_backend};
 async fn customers_are_created_read_updated_and_deleted() {
     on_every_backend(|server| async move {
         let tenant = server.tenant("crud").await;
-        let (rep_id, rep) = server.member(&tenant, "rep@crud.test").await;
+        // A manager without a department: `team` scope reaches their own customers, and managers
+        // may delete.
+        let (rep_id, rep) = server
+            .user_with(&tenant, "rep@crud.test", json!({"role": "manager"}))
+            .await;
         let body = json!({"code": "C2024001", "name": "  星云科技有限公司 ", "kind": "company", "industry": "互联网",
             "region": "华东", "owner_id": rep_id, "stage": "customer", "tags": ["售后响应", "功能定制", "售后响应"]});
         let (status, created) = server.post("/api/v1/customers", &rep, body).await;

@@ -17,7 +17,7 @@ async fn platform_admin_creates_tenants_with_a_first_admin() {
         assert_eq!(created["tenant"]["slug"], "acme");
         assert_eq!(created["tenant"]["default_region"], "DE");
         assert_eq!(created["tenant"]["default_currency"], "EUR");
-        assert_eq!(created["admin"]["role"], "tenant-admin");
+        assert_eq!(created["admin"]["roles"], json!(["tenant-admin"]));
         assert_eq!(created["admin"]["email"], "boss@acme.test");
         let token = created["admin_token"]["secret"].as_str().unwrap();
         assert!(token.starts_with("rpt_") && token.len() > 40);

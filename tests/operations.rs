@@ -64,6 +64,20 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/tenant/plugins/{plugin_id}/disable"),
     ("post", "/api/v1/tenant/plugins/{plugin_id}/invoke"),
     ("get", "/api/v1/tenant/plugins/{plugin_id}/runs"),
+    ("get", "/api/v1/roles"),
+    ("post", "/api/v1/roles"),
+    ("get", "/api/v1/roles/{name}"),
+    ("delete", "/api/v1/roles/{name}"),
+    ("put", "/api/v1/roles/{name}/permissions/{permission}"),
+    ("delete", "/api/v1/roles/{name}/permissions/{permission}"),
+    ("put", "/api/v1/users/{id}/roles/{role}"),
+    ("delete", "/api/v1/users/{id}/roles/{role}"),
+    ("get", "/api/v1/users/{id}/permissions"),
+    ("get", "/api/v1/departments"),
+    ("post", "/api/v1/departments"),
+    ("delete", "/api/v1/departments/{id}"),
+    ("get", "/api/v1/audit"),
+    ("post", "/api/v1/handovers"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -193,7 +207,10 @@ async fn openapi_document_covers_every_route_and_swagger_ui_is_served() {
                 .replace("{id}", "999999")
                 .replace("{customer_id}", "999999")
                 .replace("{plugin_id}", "acme.missing")
-                .replace("{version}", "1.0.0");
+                .replace("{version}", "1.0.0")
+                .replace("{name}", "no-such-role")
+                .replace("{permission}", "customers:read:all")
+                .replace("{role}", "no-such-role");
             let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let (status, body) = server
                 .call(method.clone(), &concrete, Some(PLATFORM_TOKEN), None)

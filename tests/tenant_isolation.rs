@@ -143,7 +143,11 @@ async fn another_tenants_data_is_invisible_and_untouchable() {
     on_every_backend(|server| async move {
         let a = server.tenant("tenant-a").await;
         let b = server.tenant("tenant-b").await;
-        let (a_member_id, a_member) = server.member(&a, "rep@tenant-a.test").await;
+        // A manager may do everything to records in reach, so every refusal below is the
+        // tenant boundary, not a missing permission.
+        let (a_member_id, a_member) = server
+            .user_with(&a, "rep@tenant-a.test", json!({"role": "manager"}))
+            .await;
         let (b_member_id, b_member) = server.member(&b, "rep@tenant-b.test").await;
 
         // Tenant B's data.
@@ -183,7 +187,7 @@ async fn another_tenants_data_is_invisible_and_untouchable() {
         let before = snapshot(&server, &b.token, &victim).await;
 
         // Tenant A's own data, sharing a tag with B's customer.
-        let a_customer = server.customer(&a.token, "A-001", json!({"tags": ["shared"]})).await;
+        let a_customer = server.customer(&a.token, "A-001", json!({"tags": ["shared"], "owner_id": a_member_id})).await;
         let a_customer_id = id(&a_customer);
 
         // Every route on B's rows answers 404 to A's admin, A's member and the platform admin.
@@ -217,7 +221,7 @@ async fn another_tenants_data_is_invisible_and_untouchable() {
             assert_not_found(&server, Method::PATCH, &format!("/api/v1/users/{user_id}"), &a.token,
                 Some(json!({"active": false}))).await;
             assert_not_found(&server, Method::PATCH, &format!("/api/v1/users/{user_id}"), &a.token,
-                Some(json!({"role": "member", "display_name": "Hijacked"}))).await;
+                Some(json!({"active": false, "display_name": "Hijacked"}))).await;
             assert_not_found(&server, Method::POST, "/api/v1/tokens", &a.token,
                 Some(json!({"name": "stolen", "user_id": user_id}))).await;
         }

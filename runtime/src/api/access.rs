@@ -98,9 +98,10 @@ pub const REQUIREMENTS: &[(&str, &str, Requirement)] = &[
     ("GET", "/api/v1/satisfaction/{id}", Permission("satisfaction", "read")),
     ("PATCH", "/api/v1/satisfaction/{id}", Permission("satisfaction", "update")),
     ("DELETE", "/api/v1/satisfaction/{id}", Permission("satisfaction", "delete")),
-    ("GET", "/api/v1/plugins", Permission("plugins", "manage")),
+    // Tenants browse the catalogue to choose what to enable; only the platform installs.
+    ("GET", "/api/v1/plugins", Permission("tenant-plugins", "read")),
     ("POST", "/api/v1/plugins", Permission("plugins", "manage")),
-    ("GET", "/api/v1/plugins/{plugin_id}/versions/{version}", Permission("plugins", "manage")),
+    ("GET", "/api/v1/plugins/{plugin_id}/versions/{version}", Permission("tenant-plugins", "read")),
     ("GET", "/api/v1/tenant/plugins", Permission("tenant-plugins", "read")),
     ("GET", "/api/v1/tenant/plugins/{plugin_id}", Permission("tenant-plugins", "read")),
     ("PUT", "/api/v1/tenant/plugins/{plugin_id}", Permission("tenant-plugins", "manage")),
@@ -201,7 +202,7 @@ pub async fn authorize(State(state): State<AppState>, request: Request, next: Ne
     };
     let Some(requirement) = requirement(&parts.method, path.as_str()) else {
         tracing::error!(method = %parts.method, route = path.as_str(), "route has no access requirement; denied");
-        return ApiError::forbidden("this route is not open to anyone").into_response();
+        return refuse(body, ApiError::forbidden("this route is not open to anyone")).await;
     };
     if requirement == Public {
         return next.run(Request::from_parts(parts, body)).await;
@@ -212,8 +213,15 @@ pub async fn authorize(State(state): State<AppState>, request: Request, next: Ne
             parts.extensions.insert(access);
             next.run(Request::from_parts(parts, body)).await
         }
-        Err(error) => error.into_response(),
+        Err(error) => refuse(body, error).await,
     }
+}
+
+/// Answers a refused request after reading its body (within the body limit), so that a client
+/// still sending a large upload gets the answer instead of a reset connection.
+async fn refuse(body: axum::body::Body, error: ApiError) -> Response {
+    let _ = axum::body::to_bytes(body, super::MAX_BODY_BYTES).await;
+    error.into_response()
 }
 
 async fn check(state: &AppState, parts: &Parts, requirement: Requirement) -> Result<Access, ApiError> {
