@@ -11,8 +11,20 @@ use rapport_tests::reqwest::{Method, StatusCode};
 use rapport_tests::serde_json::{Value, json};
 use rapport_tests::{PLATFORM_TOKEN, Tenant, TestServer, id, on_every_backend};
 
-const SCOPED: &[&str] = &["customers", "contacts", "orders", "interactions", "satisfaction"];
-const ROLES: &[&str] = &["tenant-admin", "manager", "account-manager", "service-agent", "viewer"];
+const SCOPED: &[&str] = &[
+    "customers",
+    "contacts",
+    "orders",
+    "interactions",
+    "satisfaction",
+];
+const ROLES: &[&str] = &[
+    "tenant-admin",
+    "manager",
+    "account-manager",
+    "service-agent",
+    "viewer",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Target {
@@ -86,15 +98,38 @@ async fn records(server: &TestServer, token: &str, code: &str, owner: i64) -> Re
         json!({"name": "Li Lei", "phone": "13812341234", "email": "li.lei@example.com", "wechat_id": "wxid_lilei"})).await;
     let order = create(server, token, &format!("{base}/orders"),
         json!({"amount": {"amount": "1200.50", "currency": "CNY"}, "ordered_at": "2026-10-01T08:00:00Z"})).await;
-    let interaction = create(server, token, &format!("{base}/interactions"),
-        json!({"channel": "phone", "summary": "Quarterly call"})).await;
-    let satisfaction = create(server, token, &format!("{base}/satisfaction"),
-        json!({"kind": "csat", "value": 4})).await;
-    Records { code: code.to_owned(), customer, contact, order, interaction, satisfaction }
+    let interaction = create(
+        server,
+        token,
+        &format!("{base}/interactions"),
+        json!({"channel": "phone", "summary": "Quarterly call"}),
+    )
+    .await;
+    let satisfaction = create(
+        server,
+        token,
+        &format!("{base}/satisfaction"),
+        json!({"kind": "csat", "value": 4}),
+    )
+    .await;
+    Records {
+        code: code.to_owned(),
+        customer,
+        contact,
+        order,
+        interaction,
+        satisfaction,
+    }
 }
 
 async fn department(server: &TestServer, tenant: &Tenant, code: &str) -> i64 {
-    create(server, &tenant.token, "/api/v1/departments", json!({"code": code, "name": code})).await
+    create(
+        server,
+        &tenant.token,
+        "/api/v1/departments",
+        json!({"code": code, "name": code}),
+    )
+    .await
 }
 
 async fn role_permissions(server: &TestServer, token: &str) -> BTreeMap<String, BTreeSet<String>> {
@@ -122,7 +157,11 @@ async fn build_world(server: &TestServer) -> World {
     let sales = department(server, &a, "sales").await;
     let service = department(server, &a, "service").await;
     let (status, admin) = server
-        .patch(&format!("/api/v1/users/{}", a.admin_id), &a.token, json!({"department_id": sales}))
+        .patch(
+            &format!("/api/v1/users/{}", a.admin_id),
+            &a.token,
+            json!({"department_id": sales}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{admin}");
     let permissions = role_permissions(server, &a.token).await;
@@ -132,7 +171,11 @@ async fn build_world(server: &TestServer) -> World {
             (a.admin_id, a.token.clone())
         } else {
             server
-                .user_with(&a, &format!("{role}@a.test"), json!({"role": role, "department_id": sales}))
+                .user_with(
+                    &a,
+                    &format!("{role}@a.test"),
+                    json!({"role": role, "department_id": sales}),
+                )
                 .await
         };
         callers.push(Caller {
@@ -164,7 +207,11 @@ async fn build_world(server: &TestServer) -> World {
     owners.insert(Target::OtherDepartment, far);
     owners.insert(Target::OtherTenant, b.admin_id);
     let (status, created) = server
-        .post("/api/v1/roles", &a.token, json!({"name": "matrix-role", "permissions": ["contacts:read:own"]}))
+        .post(
+            "/api/v1/roles",
+            &a.token,
+            json!({"name": "matrix-role", "permissions": ["contacts:read:own"]}),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let mut world = World {
@@ -251,7 +298,11 @@ fn expect(caller: &Caller, requirement: &str, target: Option<Target>) -> Expect 
         Some(Target::OtherDepartment) => scope >= 3,
         Some(Target::OtherTenant) => false,
     };
-    if reached { Expect::Allowed } else { Expect::Hidden }
+    if reached {
+        Expect::Allowed
+    } else {
+        Expect::Hidden
+    }
 }
 
 /// The path with its parameters filled for a case, and whether it names a scoped record.
@@ -328,7 +379,11 @@ async fn route_table(server: &TestServer) -> Vec<(Method, String, String)> {
             let requirement = operation["x-permission"]
                 .as_str()
                 .unwrap_or_else(|| panic!("{method} {path} has no x-permission"));
-            routes.push((method.to_uppercase().parse().unwrap(), path.clone(), requirement.to_owned()));
+            routes.push((
+                method.to_uppercase().parse().unwrap(),
+                path.clone(),
+                requirement.to_owned(),
+            ));
         }
     }
     assert!(routes.len() > 60, "only {} routes", routes.len());
@@ -347,7 +402,10 @@ fn check(case: &str, expected: Expect, scoped: bool, status: StatusCode, body: &
             assert_eq!(status, StatusCode::NOT_FOUND, "{case}: {body}");
             assert_eq!(code, "not_found", "{case}");
             let message = body["error"]["message"].as_str().unwrap_or_default();
-            assert!(!message.contains("scope") && !message.contains("permission"), "{case}: {message}");
+            assert!(
+                !message.contains("scope") && !message.contains("permission"),
+                "{case}: {message}"
+            );
         }
         Expect::Allowed if scoped => assert!(status.is_success(), "{case}: {status} {body}"),
         Expect::Allowed => assert!(
@@ -367,7 +425,9 @@ async fn every_route_answers_every_role_as_its_permissions_and_scope_say() {
             if requirement == "public" {
                 continue;
             }
-            let scoped_record = SCOPED.iter().any(|r| requirement.starts_with(&format!("{r}:")))
+            let scoped_record = SCOPED
+                .iter()
+                .any(|r| requirement.starts_with(&format!("{r}:")))
                 && (path.contains("{id}") || path.contains("{customer_id}"));
             let targets: Vec<Option<Target>> = if scoped_record {
                 TARGETS.iter().copied().map(Some).collect()
@@ -381,15 +441,26 @@ async fn every_route_answers_every_role_as_its_permissions_and_scope_say() {
                     }
                     let url = fill(&world, &caller, path, *target);
                     let payload = body(&world, &caller, method, path);
-                    let (status, answer) =
-                        server.call(method.clone(), &url, Some(&caller.token), payload).await;
+                    let (status, answer) = server
+                        .call(method.clone(), &url, Some(&caller.token), payload)
+                        .await;
                     let mut expected = expect(&caller, requirement, *target);
-                    if path == "/api/v1/handovers" && !caller.in_tenant_a && expected == Expect::Allowed {
+                    if path == "/api/v1/handovers"
+                        && !caller.in_tenant_a
+                        && expected == Expect::Allowed
+                    {
                         // The body names users of tenant A, whom the platform admin cannot see.
                         expected = Expect::Hidden;
                     }
-                    let case = format!("{} {method} {url} ({requirement}, {target:?})", caller.role);
-                    check(&case, expected, requirement_is_scoped(requirement), status, &answer);
+                    let case =
+                        format!("{} {method} {url} ({requirement}, {target:?})", caller.role);
+                    check(
+                        &case,
+                        expected,
+                        requirement_is_scoped(requirement),
+                        status,
+                        &answer,
+                    );
                     *cases.entry(format!("{expected:?}")).or_default() += 1;
                     let deleted = *method == Method::DELETE && status.is_success();
                     if deleted && let Some(target) = target {
@@ -397,7 +468,11 @@ async fn every_route_answers_every_role_as_its_permissions_and_scope_say() {
                     }
                     if deleted && path == "/api/v1/roles/{name}" {
                         let (status, _) = server
-                            .post("/api/v1/roles", &world.a.token, json!({"name": "matrix-role"}))
+                            .post(
+                                "/api/v1/roles",
+                                &world.a.token,
+                                json!({"name": "matrix-role"}),
+                            )
                             .await;
                         assert_eq!(status, StatusCode::CREATED);
                     }
@@ -405,7 +480,10 @@ async fn every_route_answers_every_role_as_its_permissions_and_scope_say() {
             }
         }
         for kind in ["Allowed", "Forbidden", "Hidden"] {
-            assert!(cases.get(kind).copied().unwrap_or(0) > 100, "too few {kind} cases: {cases:?}");
+            assert!(
+                cases.get(kind).copied().unwrap_or(0) > 100,
+                "too few {kind} cases: {cases:?}"
+            );
         }
         eprintln!("authorization matrix: {cases:?}");
     })
@@ -413,7 +491,9 @@ async fn every_route_answers_every_role_as_its_permissions_and_scope_say() {
 }
 
 fn requirement_is_scoped(requirement: &str) -> bool {
-    SCOPED.iter().any(|r| requirement.starts_with(&format!("{r}:")))
+    SCOPED
+        .iter()
+        .any(|r| requirement.starts_with(&format!("{r}:")))
 }
 
 /// The codes of every customer a caller can list, following cursors.
@@ -441,14 +521,22 @@ async fn listed_codes(server: &TestServer, token: &str, query: &str) -> BTreeSet
 async fn lists_and_search_show_exactly_the_records_in_scope() {
     on_every_backend(|server| async move {
         let world = build_world(&server).await;
-        let code_of = |role: &str, target: Target| world.records[&(role.to_owned(), target)].code.clone();
+        let code_of =
+            |role: &str, target: Target| world.records[&(role.to_owned(), target)].code.clone();
         for caller in world.callers.iter().filter(|c| c.in_tenant_a) {
             let scope = widest_scope(&caller.permissions, "customers", "read").unwrap_or(0);
             let mut expected = BTreeSet::new();
             for ((role, target), records) in &world.records {
                 let owner = match target {
                     Target::OtherTenant => continue,
-                    Target::Own => world.callers.iter().find(|c| &c.role == role).unwrap().user_id,
+                    Target::Own => {
+                        world
+                            .callers
+                            .iter()
+                            .find(|c| &c.role == role)
+                            .unwrap()
+                            .user_id
+                    }
                     other => world.owners[other],
                 };
                 let visible = match scope {
@@ -466,15 +554,31 @@ async fn lists_and_search_show_exactly_the_records_in_scope() {
                 assert_eq!(status, StatusCode::FORBIDDEN, "{}", caller.role);
                 continue;
             }
-            assert_eq!(listed_codes(&server, &caller.token, "").await, expected, "{}", caller.role);
+            assert_eq!(
+                listed_codes(&server, &caller.token, "").await,
+                expected,
+                "{}",
+                caller.role
+            );
             let searched = listed_codes(&server, &caller.token, "&q=m").await;
             assert_eq!(searched, expected, "{} searching", caller.role);
             let far = world.owners[&Target::OtherDepartment];
-            let by_far_owner = listed_codes(&server, &caller.token, &format!("&owner_id={far}")).await;
-            assert_eq!(by_far_owner.is_empty(), scope < 3, "{} filtering by a far owner", caller.role);
+            let by_far_owner =
+                listed_codes(&server, &caller.token, &format!("&owner_id={far}")).await;
+            assert_eq!(
+                by_far_owner.is_empty(),
+                scope < 3,
+                "{} filtering by a far owner",
+                caller.role
+            );
             let other_tenant = code_of(&caller.role, Target::OtherTenant);
-            let searched = listed_codes(&server, &caller.token, &format!("&q={other_tenant}")).await;
-            assert!(!searched.contains(&other_tenant), "{} found {other_tenant} of another tenant", caller.role);
+            let searched =
+                listed_codes(&server, &caller.token, &format!("&q={other_tenant}")).await;
+            assert!(
+                !searched.contains(&other_tenant),
+                "{} found {other_tenant} of another tenant",
+                caller.role
+            );
         }
     })
     .await;
@@ -555,12 +659,28 @@ async fn sensitive_fields_are_masked_per_role_on_the_360_view_and_lists() {
 }
 
 /// Grants `permission` to `role` in tenant A and returns the token of that role's caller.
-async fn grant_and_call(server: &TestServer, world: &World, role: &str, permission: &str) -> String {
+async fn grant_and_call(
+    server: &TestServer,
+    world: &World,
+    role: &str,
+    permission: &str,
+) -> String {
     let (status, granted) = server
-        .call(Method::PUT, &format!("/api/v1/roles/{role}/permissions/{permission}"), Some(&world.a.token), None)
+        .call(
+            Method::PUT,
+            &format!("/api/v1/roles/{role}/permissions/{permission}"),
+            Some(&world.a.token),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{granted}");
-    world.callers.iter().find(|c| c.role == role).unwrap().token.clone()
+    world
+        .callers
+        .iter()
+        .find(|c| c.role == role)
+        .unwrap()
+        .token
+        .clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -570,7 +690,9 @@ async fn a_permission_change_on_one_replica_applies_to_the_next_request_on_anoth
         let tenant = server.tenant("replicas").await;
         let (rep, rep_token) = server.member(&tenant, "rep@replicas.test").await;
         let (other, _) = server.member(&tenant, "other@replicas.test").await;
-        let theirs = id(&server.customer(&tenant.token, "R1", json!({"owner_id": other})).await);
+        let theirs = id(&server
+            .customer(&tenant.token, "R1", json!({"owner_id": other}))
+            .await);
         let path = format!("/api/v1/customers/{theirs}");
         // Both replicas load the policy before the change.
         for instance in [&server, &replica] {
@@ -578,24 +700,40 @@ async fn a_permission_change_on_one_replica_applies_to_the_next_request_on_anoth
             assert_eq!(status, StatusCode::NOT_FOUND);
         }
         let grant = "/api/v1/roles/account-manager/permissions/customers:read:all";
-        let (status, _) = replica.call(Method::PUT, grant, Some(&tenant.token), None).await;
+        let (status, _) = replica
+            .call(Method::PUT, grant, Some(&tenant.token), None)
+            .await;
         assert_eq!(status, StatusCode::OK);
         let (status, customer) = server.get(&path, &rep_token).await;
-        assert_eq!(status, StatusCode::OK, "the grant made on the replica applies here: {customer}");
-        let (status, _) = replica.call(Method::DELETE, grant, Some(&tenant.token), None).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "the grant made on the replica applies here: {customer}"
+        );
+        let (status, _) = replica
+            .call(Method::DELETE, grant, Some(&tenant.token), None)
+            .await;
         assert_eq!(status, StatusCode::OK);
         let (status, _) = server.get(&path, &rep_token).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "and so does the revocation");
         // Role assignment too: a viewer cannot create customers, an account manager can.
         let assign = format!("/api/v1/users/{rep}/roles/viewer");
-        let (status, _) = replica.call(Method::PUT, &assign, Some(&tenant.token), None).await;
+        let (status, _) = replica
+            .call(Method::PUT, &assign, Some(&tenant.token), None)
+            .await;
         assert_eq!(status, StatusCode::OK);
         let unassign = format!("/api/v1/users/{rep}/roles/account-manager");
-        let (status, effective) = replica.call(Method::DELETE, &unassign, Some(&tenant.token), None).await;
+        let (status, effective) = replica
+            .call(Method::DELETE, &unassign, Some(&tenant.token), None)
+            .await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(effective["roles"], json!(["viewer"]));
         let (status, error) = server
-            .post("/api/v1/customers", &rep_token, json!({"code": "R2", "name": "n", "kind": "company"}))
+            .post(
+                "/api/v1/customers",
+                &rep_token,
+                json!({"code": "R2", "name": "n", "kind": "company"}),
+            )
             .await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{error}");
         let (status, _) = server.get(&path, &rep_token).await;
@@ -611,36 +749,69 @@ async fn an_integration_token_is_limited_to_its_scopes_within_its_users_permissi
         let (rep, rep_token) = server.member(&tenant, "rep@scoped.test").await;
         let customer = id(&server.customer(&rep_token, "T1", json!({})).await);
         let (_, contact) = server
-            .post(&format!("/api/v1/customers/{customer}/contacts"), &rep_token,
-                json!({"name": "Zhao", "phone": "13812341234"}))
+            .post(
+                &format!("/api/v1/customers/{customer}/contacts"),
+                &rep_token,
+                json!({"name": "Zhao", "phone": "13812341234"}),
+            )
             .await;
         assert_eq!(contact["phone"], "+8613812341234");
         let (status, issued) = server
-            .post("/api/v1/tokens", &rep_token, json!({"name": "BI export",
-                "scopes": ["customers:read:all", "contacts:read:own"]}))
+            .post(
+                "/api/v1/tokens",
+                &rep_token,
+                json!({"name": "BI export",
+                "scopes": ["customers:read:all", "contacts:read:own"]}),
+            )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{issued}");
-        assert_eq!(issued["token"]["scopes"], json!(["contacts:read:own", "customers:read:all"]));
+        assert_eq!(
+            issued["token"]["scopes"],
+            json!(["contacts:read:own", "customers:read:all"])
+        );
         let scoped = issued["secret"].as_str().unwrap();
-        let (status, read) = server.get(&format!("/api/v1/customers/{customer}"), scoped).await;
+        let (status, read) = server
+            .get(&format!("/api/v1/customers/{customer}"), scoped)
+            .await;
         assert_eq!(status, StatusCode::OK, "{read}");
         let (status, error) = server
-            .post("/api/v1/customers", scoped, json!({"code": "T2", "name": "n", "kind": "company"}))
+            .post(
+                "/api/v1/customers",
+                scoped,
+                json!({"code": "T2", "name": "n", "kind": "company"}),
+            )
             .await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{error}");
-        let (_, contacts) = server.get(&format!("/api/v1/customers/{customer}/contacts"), scoped).await;
-        assert_eq!(contacts["items"][0]["phone"], "+86138****1234", "field reads need a scope too");
+        let (_, contacts) = server
+            .get(&format!("/api/v1/customers/{customer}/contacts"), scoped)
+            .await;
+        assert_eq!(
+            contacts["items"][0]["phone"], "+86138****1234",
+            "field reads need a scope too"
+        );
         // The token's `all` cannot widen the user's `own`.
         let (other, _) = server.member(&tenant, "other@scoped.test").await;
-        let theirs = id(&server.customer(&tenant.token, "T3", json!({"owner_id": other})).await);
-        let (status, _) = server.get(&format!("/api/v1/customers/{theirs}"), scoped).await;
+        let theirs = id(&server
+            .customer(&tenant.token, "T3", json!({"owner_id": other}))
+            .await);
+        let (status, _) = server
+            .get(&format!("/api/v1/customers/{theirs}"), scoped)
+            .await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         let (status, error) = server
-            .post("/api/v1/tokens", &rep_token, json!({"name": "bad", "scopes": ["customers:fly:all"]}))
+            .post(
+                "/api/v1/tokens",
+                &rep_token,
+                json!({"name": "bad", "scopes": ["customers:fly:all"]}),
+            )
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
         let (status, error) = server
-            .post("/api/v1/tokens", &rep_token, json!({"name": "for someone", "user_id": tenant.admin_id}))
+            .post(
+                "/api/v1/tokens",
+                &rep_token,
+                json!({"name": "for someone", "user_id": tenant.admin_id}),
+            )
             .await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{error}");
         assert_eq!(rep, id(&server.get("/api/v1/me", scoped).await.1));

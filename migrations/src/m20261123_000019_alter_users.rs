@@ -13,7 +13,7 @@ impl MigrationTrait for Migration {
             .alter_table(
                 Table::alter()
                     .table(Users::Table)
-                    .add_column(&mut big_integer_null(Users::DepartmentId))
+                    .add_column(big_integer_null(Users::DepartmentId))
                     .to_owned(),
             )
             .await?;

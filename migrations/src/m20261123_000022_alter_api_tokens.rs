@@ -12,7 +12,7 @@ impl MigrationTrait for Migration {
             .alter_table(
                 Table::alter()
                     .table(ApiTokens::Table)
-                    .add_column(&mut text_null(ApiTokens::Scopes))
+                    .add_column(text_null(ApiTokens::Scopes))
                     .to_owned(),
             )
             .await

@@ -16,8 +16,8 @@ use sea_orm::{
 use serde_json::json;
 
 use crate::domain::Id;
-use crate::domain::customer::{CustomerFields, CustomerKind, LifecycleStage, quality_flags};
 use crate::domain::access::{ACCOUNT_MANAGER, TENANT_ADMIN};
+use crate::domain::customer::{CustomerFields, CustomerKind, LifecycleStage, quality_flags};
 use crate::domain::identity::{IssuedToken, TenantFields, UserInput};
 use crate::domain::money::Money;
 use crate::store::entity::{

@@ -45,9 +45,17 @@ fn main() {
         .expect("tokio runtime");
     let dir = tempfile::tempdir().expect("temp dir");
     let (db, tenant_id, user_ids, lines) = rt.block_on(seed(dir.path()));
-    let policy = rt.block_on(TenantPolicy::load(&db, tenant_id, 0)).expect("load policy");
-    eprintln!("tenant {tenant_id}: {lines} policy lines, {} users", user_ids.len());
-    assert!(policy.allows(user_ids[0], "customers", "read:own"), "account managers read their own customers");
+    let policy = rt
+        .block_on(TenantPolicy::load(&db, tenant_id, 0))
+        .expect("load policy");
+    eprintln!(
+        "tenant {tenant_id}: {lines} policy lines, {} users",
+        user_ids.len()
+    );
+    assert!(
+        policy.allows(user_ids[0], "customers", "read:own"),
+        "account managers read their own customers"
+    );
     assert!(!policy.allows(user_ids[0], "tenants", "manage"));
 
     let mut next = 0_usize;
@@ -75,7 +83,10 @@ fn main() {
     });
     group.sample_size(10);
     group.bench_function("reload", |b| {
-        b.iter(|| rt.block_on(TenantPolicy::load(&db, tenant_id, 1)).expect("reload"))
+        b.iter(|| {
+            rt.block_on(TenantPolicy::load(&db, tenant_id, 1))
+                .expect("reload")
+        })
     });
     group.finish();
     criterion.final_summary();
@@ -87,7 +98,11 @@ fn catalogue() -> Vec<Permission> {
     let mut all = Vec::new();
     for resource in RESOURCES.iter().filter(|r| !r.platform) {
         for action in resource.actions {
-            let scopes: &[&str] = if resource.scoped { &["own", "team", "all"] } else { &[""] };
+            let scopes: &[&str] = if resource.scoped {
+                &["own", "team", "all"]
+            } else {
+                &[""]
+            };
             for scope in scopes {
                 let text = if scope.is_empty() {
                     format!("{}:{action}", resource.name)
@@ -117,7 +132,9 @@ async fn seed(dir: &Path) -> (DatabaseConnection, i64, Vec<i64>, usize) {
         role: None,
         department_id: None,
     };
-    let (tenant, _, _) = tenants::create_with_admin(&db, fields, admin).await.expect("tenant");
+    let (tenant, _, _) = tenants::create_with_admin(&db, fields, admin)
+        .await
+        .expect("tenant");
     let catalogue = catalogue();
     let per_role = 80.min(catalogue.len());
     for role in 0..CUSTOM_ROLES {
@@ -129,7 +146,9 @@ async fn seed(dir: &Path) -> (DatabaseConnection, i64, Vec<i64>, usize) {
             description: String::new(),
             permissions,
         };
-        access::create_role(&db, tenant.id, role).await.expect("role");
+        access::create_role(&db, tenant.id, role)
+            .await
+            .expect("role");
     }
     let mut user_ids = Vec::with_capacity(USERS);
     for i in 0..USERS {
@@ -141,7 +160,9 @@ async fn seed(dir: &Path) -> (DatabaseConnection, i64, Vec<i64>, usize) {
         };
         let user = users::create(&db, tenant.id, input).await.expect("user");
         let custom = format!("custom-{}", i % CUSTOM_ROLES);
-        access::assign(&db, tenant.id, user.id, &custom).await.expect("assign");
+        access::assign(&db, tenant.id, user.id, &custom)
+            .await
+            .expect("assign");
         user_ids.push(user.id);
     }
     let lines = access::list_roles(&db, tenant.id)

@@ -50,66 +50,250 @@ pub const REQUIREMENTS: &[(&str, &str, Requirement)] = &[
     ("DELETE", "/api/v1/tokens/{id}", SignedIn),
     ("GET", "/api/v1/tenants", Permission("tenants", "manage")),
     ("POST", "/api/v1/tenants", Permission("tenants", "manage")),
-    ("GET", "/api/v1/tenants/{id}", Permission("tenants", "manage")),
+    (
+        "GET",
+        "/api/v1/tenants/{id}",
+        Permission("tenants", "manage"),
+    ),
     ("GET", "/api/v1/tenant", Permission("tenant", "read")),
     ("PATCH", "/api/v1/tenant", Permission("tenant", "update")),
     ("GET", "/api/v1/users", Permission("users", "read")),
     ("POST", "/api/v1/users", Permission("users", "create")),
     ("GET", "/api/v1/users/{id}", Permission("users", "read")),
     ("PATCH", "/api/v1/users/{id}", Permission("users", "update")),
-    ("PUT", "/api/v1/users/{id}/password", Permission("users", "update")),
-    ("GET", "/api/v1/users/{id}/permissions", Permission("roles", "read")),
-    ("PUT", "/api/v1/users/{id}/roles/{role}", Permission("roles", "manage")),
-    ("DELETE", "/api/v1/users/{id}/roles/{role}", Permission("roles", "manage")),
+    (
+        "PUT",
+        "/api/v1/users/{id}/password",
+        Permission("users", "update"),
+    ),
+    (
+        "GET",
+        "/api/v1/users/{id}/permissions",
+        Permission("roles", "read"),
+    ),
+    (
+        "PUT",
+        "/api/v1/users/{id}/roles/{role}",
+        Permission("roles", "manage"),
+    ),
+    (
+        "DELETE",
+        "/api/v1/users/{id}/roles/{role}",
+        Permission("roles", "manage"),
+    ),
     ("GET", "/api/v1/roles", Permission("roles", "read")),
     ("POST", "/api/v1/roles", Permission("roles", "manage")),
     ("GET", "/api/v1/roles/{name}", Permission("roles", "read")),
-    ("DELETE", "/api/v1/roles/{name}", Permission("roles", "manage")),
-    ("PUT", "/api/v1/roles/{name}/permissions/{permission}", Permission("roles", "manage")),
-    ("DELETE", "/api/v1/roles/{name}/permissions/{permission}", Permission("roles", "manage")),
-    ("GET", "/api/v1/departments", Permission("departments", "read")),
-    ("POST", "/api/v1/departments", Permission("departments", "manage")),
-    ("DELETE", "/api/v1/departments/{id}", Permission("departments", "manage")),
+    (
+        "DELETE",
+        "/api/v1/roles/{name}",
+        Permission("roles", "manage"),
+    ),
+    (
+        "PUT",
+        "/api/v1/roles/{name}/permissions/{permission}",
+        Permission("roles", "manage"),
+    ),
+    (
+        "DELETE",
+        "/api/v1/roles/{name}/permissions/{permission}",
+        Permission("roles", "manage"),
+    ),
+    (
+        "GET",
+        "/api/v1/departments",
+        Permission("departments", "read"),
+    ),
+    (
+        "POST",
+        "/api/v1/departments",
+        Permission("departments", "manage"),
+    ),
+    (
+        "DELETE",
+        "/api/v1/departments/{id}",
+        Permission("departments", "manage"),
+    ),
     ("GET", "/api/v1/audit", Permission("audit", "read")),
     ("GET", "/api/v1/customers", Permission("customers", "read")),
-    ("POST", "/api/v1/customers", Permission("customers", "create")),
-    ("GET", "/api/v1/customers/{id}", Permission("customers", "read")),
-    ("PATCH", "/api/v1/customers/{id}", Permission("customers", "update")),
-    ("DELETE", "/api/v1/customers/{id}", Permission("customers", "delete")),
-    ("GET", "/api/v1/customers/{id}/360", Permission("customers", "read")),
-    ("POST", "/api/v1/handovers", Permission("customers", "handover")),
-    ("GET", "/api/v1/customers/{customer_id}/contacts", Permission("contacts", "read")),
-    ("POST", "/api/v1/customers/{customer_id}/contacts", Permission("contacts", "create")),
-    ("GET", "/api/v1/contacts/{id}", Permission("contacts", "read")),
-    ("PATCH", "/api/v1/contacts/{id}", Permission("contacts", "update")),
-    ("DELETE", "/api/v1/contacts/{id}", Permission("contacts", "delete")),
-    ("GET", "/api/v1/customers/{customer_id}/orders", Permission("orders", "read")),
-    ("POST", "/api/v1/customers/{customer_id}/orders", Permission("orders", "create")),
+    (
+        "POST",
+        "/api/v1/customers",
+        Permission("customers", "create"),
+    ),
+    (
+        "GET",
+        "/api/v1/customers/{id}",
+        Permission("customers", "read"),
+    ),
+    (
+        "PATCH",
+        "/api/v1/customers/{id}",
+        Permission("customers", "update"),
+    ),
+    (
+        "DELETE",
+        "/api/v1/customers/{id}",
+        Permission("customers", "delete"),
+    ),
+    (
+        "GET",
+        "/api/v1/customers/{id}/360",
+        Permission("customers", "read"),
+    ),
+    (
+        "POST",
+        "/api/v1/handovers",
+        Permission("customers", "handover"),
+    ),
+    (
+        "GET",
+        "/api/v1/customers/{customer_id}/contacts",
+        Permission("contacts", "read"),
+    ),
+    (
+        "POST",
+        "/api/v1/customers/{customer_id}/contacts",
+        Permission("contacts", "create"),
+    ),
+    (
+        "GET",
+        "/api/v1/contacts/{id}",
+        Permission("contacts", "read"),
+    ),
+    (
+        "PATCH",
+        "/api/v1/contacts/{id}",
+        Permission("contacts", "update"),
+    ),
+    (
+        "DELETE",
+        "/api/v1/contacts/{id}",
+        Permission("contacts", "delete"),
+    ),
+    (
+        "GET",
+        "/api/v1/customers/{customer_id}/orders",
+        Permission("orders", "read"),
+    ),
+    (
+        "POST",
+        "/api/v1/customers/{customer_id}/orders",
+        Permission("orders", "create"),
+    ),
     ("GET", "/api/v1/orders/{id}", Permission("orders", "read")),
-    ("PATCH", "/api/v1/orders/{id}", Permission("orders", "update")),
-    ("DELETE", "/api/v1/orders/{id}", Permission("orders", "delete")),
-    ("GET", "/api/v1/customers/{customer_id}/interactions", Permission("interactions", "read")),
-    ("POST", "/api/v1/customers/{customer_id}/interactions", Permission("interactions", "create")),
-    ("GET", "/api/v1/interactions/{id}", Permission("interactions", "read")),
-    ("PATCH", "/api/v1/interactions/{id}", Permission("interactions", "update")),
-    ("DELETE", "/api/v1/interactions/{id}", Permission("interactions", "delete")),
-    ("GET", "/api/v1/customers/{customer_id}/satisfaction", Permission("satisfaction", "read")),
-    ("POST", "/api/v1/customers/{customer_id}/satisfaction", Permission("satisfaction", "create")),
-    ("GET", "/api/v1/satisfaction/{id}", Permission("satisfaction", "read")),
-    ("PATCH", "/api/v1/satisfaction/{id}", Permission("satisfaction", "update")),
-    ("DELETE", "/api/v1/satisfaction/{id}", Permission("satisfaction", "delete")),
+    (
+        "PATCH",
+        "/api/v1/orders/{id}",
+        Permission("orders", "update"),
+    ),
+    (
+        "DELETE",
+        "/api/v1/orders/{id}",
+        Permission("orders", "delete"),
+    ),
+    (
+        "GET",
+        "/api/v1/customers/{customer_id}/interactions",
+        Permission("interactions", "read"),
+    ),
+    (
+        "POST",
+        "/api/v1/customers/{customer_id}/interactions",
+        Permission("interactions", "create"),
+    ),
+    (
+        "GET",
+        "/api/v1/interactions/{id}",
+        Permission("interactions", "read"),
+    ),
+    (
+        "PATCH",
+        "/api/v1/interactions/{id}",
+        Permission("interactions", "update"),
+    ),
+    (
+        "DELETE",
+        "/api/v1/interactions/{id}",
+        Permission("interactions", "delete"),
+    ),
+    (
+        "GET",
+        "/api/v1/customers/{customer_id}/satisfaction",
+        Permission("satisfaction", "read"),
+    ),
+    (
+        "POST",
+        "/api/v1/customers/{customer_id}/satisfaction",
+        Permission("satisfaction", "create"),
+    ),
+    (
+        "GET",
+        "/api/v1/satisfaction/{id}",
+        Permission("satisfaction", "read"),
+    ),
+    (
+        "PATCH",
+        "/api/v1/satisfaction/{id}",
+        Permission("satisfaction", "update"),
+    ),
+    (
+        "DELETE",
+        "/api/v1/satisfaction/{id}",
+        Permission("satisfaction", "delete"),
+    ),
     // Tenants browse the catalogue to choose what to enable; only the platform installs.
-    ("GET", "/api/v1/plugins", Permission("tenant-plugins", "read")),
+    (
+        "GET",
+        "/api/v1/plugins",
+        Permission("tenant-plugins", "read"),
+    ),
     ("POST", "/api/v1/plugins", Permission("plugins", "manage")),
-    ("GET", "/api/v1/plugins/{plugin_id}/versions/{version}", Permission("tenant-plugins", "read")),
-    ("GET", "/api/v1/tenant/plugins", Permission("tenant-plugins", "read")),
-    ("GET", "/api/v1/tenant/plugins/{plugin_id}", Permission("tenant-plugins", "read")),
-    ("PUT", "/api/v1/tenant/plugins/{plugin_id}", Permission("tenant-plugins", "manage")),
-    ("POST", "/api/v1/tenant/plugins/{plugin_id}/upgrade", Permission("tenant-plugins", "manage")),
-    ("POST", "/api/v1/tenant/plugins/{plugin_id}/rollback", Permission("tenant-plugins", "manage")),
-    ("POST", "/api/v1/tenant/plugins/{plugin_id}/disable", Permission("tenant-plugins", "manage")),
-    ("POST", "/api/v1/tenant/plugins/{plugin_id}/invoke", Permission("tenant-plugins", "invoke")),
-    ("GET", "/api/v1/tenant/plugins/{plugin_id}/runs", Permission("tenant-plugins", "read")),
+    (
+        "GET",
+        "/api/v1/plugins/{plugin_id}/versions/{version}",
+        Permission("tenant-plugins", "read"),
+    ),
+    (
+        "GET",
+        "/api/v1/tenant/plugins",
+        Permission("tenant-plugins", "read"),
+    ),
+    (
+        "GET",
+        "/api/v1/tenant/plugins/{plugin_id}",
+        Permission("tenant-plugins", "read"),
+    ),
+    (
+        "PUT",
+        "/api/v1/tenant/plugins/{plugin_id}",
+        Permission("tenant-plugins", "manage"),
+    ),
+    (
+        "POST",
+        "/api/v1/tenant/plugins/{plugin_id}/upgrade",
+        Permission("tenant-plugins", "manage"),
+    ),
+    (
+        "POST",
+        "/api/v1/tenant/plugins/{plugin_id}/rollback",
+        Permission("tenant-plugins", "manage"),
+    ),
+    (
+        "POST",
+        "/api/v1/tenant/plugins/{plugin_id}/disable",
+        Permission("tenant-plugins", "manage"),
+    ),
+    (
+        "POST",
+        "/api/v1/tenant/plugins/{plugin_id}/invoke",
+        Permission("tenant-plugins", "invoke"),
+    ),
+    (
+        "GET",
+        "/api/v1/tenant/plugins/{plugin_id}/runs",
+        Permission("tenant-plugins", "read"),
+    ),
 ];
 
 pub fn requirement(method: &Method, path: &str) -> Option<Requirement> {
@@ -155,7 +339,9 @@ impl Access {
 
     /// The widest scope in which the caller may `action` on a scoped `resource`.
     pub fn scope_of(&self, resource: &str, action: &str) -> Option<Scope> {
-        let granted = self.policy.scope(self.principal.user_id, resource, action)?;
+        let granted = self
+            .policy
+            .scope(self.principal.user_id, resource, action)?;
         let token = authz::token_scope(self.principal.token_scopes.as_deref(), resource, action)?;
         Some(granted.min(token))
     }
@@ -202,7 +388,11 @@ pub async fn authorize(State(state): State<AppState>, request: Request, next: Ne
     };
     let Some(requirement) = requirement(&parts.method, path.as_str()) else {
         tracing::error!(method = %parts.method, route = path.as_str(), "route has no access requirement; denied");
-        return refuse(body, ApiError::forbidden("this route is not open to anyone")).await;
+        return refuse(
+            body,
+            ApiError::forbidden("this route is not open to anyone"),
+        )
+        .await;
     };
     if requirement == Public {
         return next.run(Request::from_parts(parts, body)).await;
@@ -224,7 +414,11 @@ async fn refuse(body: axum::body::Body, error: ApiError) -> Response {
     error.into_response()
 }
 
-async fn check(state: &AppState, parts: &Parts, requirement: Requirement) -> Result<Access, ApiError> {
+async fn check(
+    state: &AppState,
+    parts: &Parts,
+    requirement: Requirement,
+) -> Result<Access, ApiError> {
     let secret = bearer_secret(parts).ok_or_else(ApiError::unauthorized)?;
     let principal = tokens::authenticate(&state.db, secret)
         .await?
@@ -303,7 +497,10 @@ mod tests {
         }
         for (method, path) in &served {
             let method: Method = method.parse().unwrap();
-            assert!(requirement(&method, path).is_some(), "{method} {path} has no requirement");
+            assert!(
+                requirement(&method, path).is_some(),
+                "{method} {path} has no requirement"
+            );
         }
         for (method, path, _) in REQUIREMENTS {
             assert!(

@@ -6,9 +6,9 @@ use utoipa::IntoParams;
 use super::AppState;
 use super::access::Access;
 use super::error::ApiResult;
+use crate::domain::page::PageRequest;
 use crate::domain::{Id, ValidationErrors};
 use crate::store::customers;
-use crate::domain::page::PageRequest;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]

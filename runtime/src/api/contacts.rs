@@ -35,7 +35,8 @@ async fn list_contacts(
 ) -> ApiResult<Json<Page<Contact>>> {
     let page = query.parse(contacts::SORT)?;
     reach(&state, &access, customer_id).await?;
-    let mut page = contacts::list(&state.db, access.principal.tenant_id, customer_id, &page).await?;
+    let mut page =
+        contacts::list(&state.db, access.principal.tenant_id, customer_id, &page).await?;
     let fields = access.fields();
     for contact in &mut page.items {
         masking::contact(contact, &fields);
@@ -60,7 +61,16 @@ async fn create_contact(
     let input = input.validate(&tenant.default_region)?;
     let mut contact =
         contacts::create(&state.db, access.principal.tenant_id, customer_id, input).await?;
-    audit::record_change(&state, &access.principal, "create", "contact", contact.id, None, Some(&contact)).await;
+    audit::record_change(
+        &state,
+        &access.principal,
+        "create",
+        "contact",
+        contact.id,
+        None,
+        Some(&contact),
+    )
+    .await;
     masking::contact(&mut contact, &fields);
     Ok((StatusCode::CREATED, Json(contact)))
 }
@@ -94,7 +104,16 @@ async fn update_contact(
     let tenant = tenants::get(&state.db, access.principal.tenant_id).await?;
     let input = patch.apply(&current, &tenant.default_region)?;
     let mut updated = contacts::update(&state.db, access.principal.tenant_id, id, input).await?;
-    audit::record_change(&state, &access.principal, "update", "contact", id, Some(&current), Some(&updated)).await;
+    audit::record_change(
+        &state,
+        &access.principal,
+        "update",
+        "contact",
+        id,
+        Some(&current),
+        Some(&updated),
+    )
+    .await;
     masking::contact(&mut updated, &fields);
     Ok(Json(updated))
 }
@@ -109,6 +128,15 @@ async fn delete_contact(
     let current = contacts::get(&state.db, access.principal.tenant_id, id).await?;
     reach(&state, &access, current.customer_id).await?;
     contacts::delete(&state.db, access.principal.tenant_id, id).await?;
-    audit::record_change(&state, &access.principal, "delete", "contact", id, Some(&current), None).await;
+    audit::record_change(
+        &state,
+        &access.principal,
+        "delete",
+        "contact",
+        id,
+        Some(&current),
+        None,
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -16,12 +16,12 @@ use super::audit;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::domain::Id;
+use crate::domain::access::{FieldAccess, Scope, SensitiveField};
 use crate::domain::customer::{
     Customer, CustomerFields, CustomerFilter, CustomerInput, CustomerPatch, CustomerSort,
     LifecycleStage,
 };
 use crate::domain::customer360::{self, Customer360};
-use crate::domain::access::{FieldAccess, Scope, SensitiveField};
 use crate::domain::handover::{HandoverChecklist, HandoverInput};
 use crate::domain::masking;
 use crate::domain::page::{Page, PageRequest};
@@ -89,8 +89,15 @@ async fn list_customers(
 ) -> ApiResult<Json<Page<Customer>>> {
     let (filter, sort, page) = query.parse()?;
     let tenant_id = access.principal.tenant_id;
-    let mut page =
-        customers::list(&state.db, tenant_id, access.visibility(), &filter, sort, &page).await?;
+    let mut page = customers::list(
+        &state.db,
+        tenant_id,
+        access.visibility(),
+        &filter,
+        sort,
+        &page,
+    )
+    .await?;
     let masking = Masking::of(&state, &access).await?;
     for customer in &mut page.items {
         masking.customer(customer);
@@ -108,7 +115,9 @@ impl Masking {
     pub async fn of(state: &AppState, access: &Access) -> ApiResult<Masking> {
         let fields = access.fields();
         let sensitive = if fields.can_read(SensitiveField::CustomerSensitiveFields)
-            && fields.writable.contains(&SensitiveField::CustomerSensitiveFields)
+            && fields
+                .writable
+                .contains(&SensitiveField::CustomerSensitiveFields)
         {
             Vec::new()
         } else {
@@ -158,10 +167,23 @@ async fn create_customer(
     }
     check_owner_in_scope(&state, &access, fields.owner_id).await?;
     let masking = Masking::of(&state, &access).await?;
-    fields.custom_fields =
-        masking::merge_custom_fields(fields.custom_fields, &Value::Null, &masking.fields, &masking.sensitive)?;
+    fields.custom_fields = masking::merge_custom_fields(
+        fields.custom_fields,
+        &Value::Null,
+        &masking.fields,
+        &masking.sensitive,
+    )?;
     let mut customer = customers::create(&state.db, principal.tenant_id, fields).await?;
-    audit::record_change(&state, principal, "create", "customer", customer.id, None, Some(&customer)).await;
+    audit::record_change(
+        &state,
+        principal,
+        "create",
+        "customer",
+        customer.id,
+        None,
+        Some(&customer),
+    )
+    .await;
     masking.customer(&mut customer);
     Ok((StatusCode::CREATED, Json(customer)))
 }
@@ -209,7 +231,16 @@ async fn update_customer(
         &masking.sensitive,
     )?;
     let mut customer = customers::update(&state.db, principal.tenant_id, id, fields).await?;
-    audit::record_change(&state, principal, "update", "customer", id, Some(&current), Some(&customer)).await;
+    audit::record_change(
+        &state,
+        principal,
+        "update",
+        "customer",
+        id,
+        Some(&current),
+        Some(&customer),
+    )
+    .await;
     masking.customer(&mut customer);
     Ok(Json(customer))
 }
@@ -226,7 +257,16 @@ async fn delete_customer(
     customers::ensure_visible(&state.db, principal.tenant_id, id, access.visibility()).await?;
     let current = customers::get(&state.db, principal.tenant_id, id).await?;
     customers::delete(&state.db, principal.tenant_id, id).await?;
-    audit::record_change(&state, principal, "delete", "customer", id, Some(&current), None).await;
+    audit::record_change(
+        &state,
+        principal,
+        "delete",
+        "customer",
+        id,
+        Some(&current),
+        None,
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -283,12 +323,24 @@ async fn hand_over(
     let principal = &access.principal;
     let checklist =
         handover::hand_over(&state.db, principal.tenant_id, access.visibility(), &input).await?;
-    let moved: Vec<Id> = checklist.customers.iter().map(|item| item.customer_id).collect();
+    let moved: Vec<Id> = checklist
+        .customers
+        .iter()
+        .map(|item| item.customer_id)
+        .collect();
     let details = serde_json::json!({
         "to_user_id": input.to_user_id,
         "customer_ids": moved,
         "from_user_deactivated": input.deactivate_from_user,
     });
-    audit::record_action(&state, principal, "handover", "user", input.from_user_id, details).await;
+    audit::record_action(
+        &state,
+        principal,
+        "handover",
+        "user",
+        input.from_user_id,
+        details,
+    )
+    .await;
     Ok(Json(checklist))
 }

@@ -27,7 +27,9 @@ async fn list_departments(
     State(state): State<AppState>,
     principal: Principal,
 ) -> ApiResult<Json<Vec<Department>>> {
-    Ok(Json(departments::list(&state.db, principal.tenant_id).await?))
+    Ok(Json(
+        departments::list(&state.db, principal.tenant_id).await?,
+    ))
 }
 
 /// Add a department; users join it through `PATCH /users/{id}` with `department_id`.
@@ -39,7 +41,15 @@ async fn create_department(
     ApiJson(input): ApiJson<DepartmentInput>,
 ) -> ApiResult<(StatusCode, Json<Department>)> {
     let department = departments::create(&state.db, principal.tenant_id, input.validate()?).await?;
-    audit::record_action(&state, &principal, "create", "department", department.id, json!({"code": department.code})).await;
+    audit::record_action(
+        &state,
+        &principal,
+        "create",
+        "department",
+        department.id,
+        json!({"code": department.code}),
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(department)))
 }
 

@@ -66,7 +66,16 @@ async fn create_interaction(
     )
     .await?;
     let id = interaction.id;
-    audit::record_change(&state, &access.principal, "create", "interaction", id, None, Some(&interaction)).await;
+    audit::record_change(
+        &state,
+        &access.principal,
+        "create",
+        "interaction",
+        id,
+        None,
+        Some(&interaction),
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(interaction)))
 }
 
@@ -95,7 +104,16 @@ async fn update_interaction(
     reach(&state, &access, current.customer_id).await?;
     let fields = patch.apply(&current, Utc::now())?;
     let updated = interactions::update(&state.db, access.principal.tenant_id, id, fields).await?;
-    audit::record_change(&state, &access.principal, "update", "interaction", id, Some(&current), Some(&updated)).await;
+    audit::record_change(
+        &state,
+        &access.principal,
+        "update",
+        "interaction",
+        id,
+        Some(&current),
+        Some(&updated),
+    )
+    .await;
     Ok(Json(updated))
 }
 
@@ -109,6 +127,15 @@ async fn delete_interaction(
     let current = interactions::get(&state.db, access.principal.tenant_id, id).await?;
     reach(&state, &access, current.customer_id).await?;
     interactions::delete(&state.db, access.principal.tenant_id, id).await?;
-    audit::record_change(&state, &access.principal, "delete", "interaction", id, Some(&current), None).await;
+    audit::record_change(
+        &state,
+        &access.principal,
+        "delete",
+        "interaction",
+        id,
+        Some(&current),
+        None,
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }

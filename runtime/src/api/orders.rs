@@ -60,7 +60,16 @@ async fn create_order(
     fields.check_write(SensitiveField::OrderAmount)?;
     let tenant_id = access.principal.tenant_id;
     let mut order = orders::create(&state.db, tenant_id, customer_id, input.validate()?).await?;
-    audit::record_change(&state, &access.principal, "create", "order", order.id, None, Some(&order)).await;
+    audit::record_change(
+        &state,
+        &access.principal,
+        "create",
+        "order",
+        order.id,
+        None,
+        Some(&order),
+    )
+    .await;
     masking::order(&mut order, &fields);
     Ok((StatusCode::CREATED, Json(order)))
 }
@@ -95,7 +104,16 @@ async fn update_order(
     }
     let fields = patch.apply(&current)?;
     let mut updated = orders::update(&state.db, access.principal.tenant_id, id, fields).await?;
-    audit::record_change(&state, &access.principal, "update", "order", id, Some(&current), Some(&updated)).await;
+    audit::record_change(
+        &state,
+        &access.principal,
+        "update",
+        "order",
+        id,
+        Some(&current),
+        Some(&updated),
+    )
+    .await;
     masking::order(&mut updated, &field_access);
     Ok(Json(updated))
 }
@@ -110,6 +128,15 @@ async fn delete_order(
     let current = orders::get(&state.db, access.principal.tenant_id, id).await?;
     reach(&state, &access, current.customer_id).await?;
     orders::delete(&state.db, access.principal.tenant_id, id).await?;
-    audit::record_change(&state, &access.principal, "delete", "order", id, Some(&current), None).await;
+    audit::record_change(
+        &state,
+        &access.principal,
+        "delete",
+        "order",
+        id,
+        Some(&current),
+        None,
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }

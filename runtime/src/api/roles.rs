@@ -28,9 +28,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 fn parse_permission(text: &str) -> ApiResult<Permission> {
-    let permission: Permission = text
-        .parse()
-        .map_err(|message: String| ValidationErrors::single("permission", "invalid_permission", message))?;
+    let permission: Permission = text.parse().map_err(|message: String| {
+        ValidationErrors::single("permission", "invalid_permission", message)
+    })?;
     if permission.is_platform() {
         return Err(ValidationErrors::single(
             "permission",
@@ -49,7 +49,9 @@ async fn list_roles(
     State(state): State<AppState>,
     principal: Principal,
 ) -> ApiResult<Json<Vec<Role>>> {
-    Ok(Json(access::list_roles(&state.db, principal.tenant_id).await?))
+    Ok(Json(
+        access::list_roles(&state.db, principal.tenant_id).await?,
+    ))
 }
 
 /// Create a custom role, optionally with its first permissions.
@@ -62,7 +64,15 @@ async fn create_role(
 ) -> ApiResult<(StatusCode, Json<Role>)> {
     let input = input.validate()?;
     let role = access::create_role(&state.db, principal.tenant_id, input).await?;
-    audit::record_action(&state, &principal, "create", "role", &role.name, json!({"permissions": role.permissions})).await;
+    audit::record_action(
+        &state,
+        &principal,
+        "create",
+        "role",
+        &role.name,
+        json!({"permissions": role.permissions}),
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(role)))
 }
 
@@ -73,7 +83,9 @@ async fn get_role(
     principal: Principal,
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<Role>> {
-    Ok(Json(access::get_role(&state.db, principal.tenant_id, &name).await?))
+    Ok(Json(
+        access::get_role(&state.db, principal.tenant_id, &name).await?,
+    ))
 }
 
 /// Delete a custom role; its members lose it. Built-in roles cannot be deleted (409).
@@ -100,7 +112,15 @@ async fn grant_permission(
 ) -> ApiResult<Json<Role>> {
     let permission = parse_permission(&permission)?;
     let role = access::grant(&state.db, principal.tenant_id, &name, &permission).await?;
-    audit::record_action(&state, &principal, "grant", "role", &name, json!({"permission": permission.to_string()})).await;
+    audit::record_action(
+        &state,
+        &principal,
+        "grant",
+        "role",
+        &name,
+        json!({"permission": permission.to_string()}),
+    )
+    .await;
     Ok(Json(role))
 }
 
@@ -114,7 +134,15 @@ async fn revoke_permission(
 ) -> ApiResult<Json<Role>> {
     let permission = parse_permission(&permission)?;
     let role = access::revoke(&state.db, principal.tenant_id, &name, &permission).await?;
-    audit::record_action(&state, &principal, "revoke", "role", &name, json!({"permission": permission.to_string()})).await;
+    audit::record_action(
+        &state,
+        &principal,
+        "revoke",
+        "role",
+        &name,
+        json!({"permission": permission.to_string()}),
+    )
+    .await;
     Ok(Json(role))
 }
 
@@ -129,8 +157,18 @@ async fn assign_role(
 ) -> ApiResult<Json<EffectivePermissions>> {
     users::get(&state.db, principal.tenant_id, id).await?;
     access::assign(&state.db, principal.tenant_id, id, &role).await?;
-    audit::record_action(&state, &principal, "assign", "user", id, json!({"role": role})).await;
-    Ok(Json(access::effective_permissions(&state.db, principal.tenant_id, id).await?))
+    audit::record_action(
+        &state,
+        &principal,
+        "assign",
+        "user",
+        id,
+        json!({"role": role}),
+    )
+    .await;
+    Ok(Json(
+        access::effective_permissions(&state.db, principal.tenant_id, id).await?,
+    ))
 }
 
 /// Take a role from a user. Admins cannot take `tenant-admin` from themselves.
@@ -151,8 +189,18 @@ async fn unassign_role(
         ));
     }
     access::unassign(&state.db, principal.tenant_id, id, &role).await?;
-    audit::record_action(&state, &principal, "unassign", "user", id, json!({"role": role})).await;
-    Ok(Json(access::effective_permissions(&state.db, principal.tenant_id, id).await?))
+    audit::record_action(
+        &state,
+        &principal,
+        "unassign",
+        "user",
+        id,
+        json!({"role": role}),
+    )
+    .await;
+    Ok(Json(
+        access::effective_permissions(&state.db, principal.tenant_id, id).await?,
+    ))
 }
 
 /// A user's roles and the union of their permissions.
@@ -164,5 +212,7 @@ async fn effective_permissions(
     ApiPath(id): ApiPath<Id>,
 ) -> ApiResult<Json<EffectivePermissions>> {
     users::get(&state.db, principal.tenant_id, id).await?;
-    Ok(Json(access::effective_permissions(&state.db, principal.tenant_id, id).await?))
+    Ok(Json(
+        access::effective_permissions(&state.db, principal.tenant_id, id).await?,
+    ))
 }

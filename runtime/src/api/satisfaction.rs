@@ -53,8 +53,18 @@ async fn create_record(
 ) -> ApiResult<(StatusCode, Json<SatisfactionRecord>)> {
     reach(&state, &access, customer_id).await?;
     let fields = input.validate(Utc::now())?;
-    let record = satisfaction::create(&state.db, access.principal.tenant_id, customer_id, fields).await?;
-    audit::record_change(&state, &access.principal, "create", "satisfaction", record.id, None, Some(&record)).await;
+    let record =
+        satisfaction::create(&state.db, access.principal.tenant_id, customer_id, fields).await?;
+    audit::record_change(
+        &state,
+        &access.principal,
+        "create",
+        "satisfaction",
+        record.id,
+        None,
+        Some(&record),
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(record)))
 }
 
@@ -83,7 +93,16 @@ async fn update_record(
     reach(&state, &access, current.customer_id).await?;
     let fields = patch.apply(&current)?;
     let updated = satisfaction::update(&state.db, access.principal.tenant_id, id, fields).await?;
-    audit::record_change(&state, &access.principal, "update", "satisfaction", id, Some(&current), Some(&updated)).await;
+    audit::record_change(
+        &state,
+        &access.principal,
+        "update",
+        "satisfaction",
+        id,
+        Some(&current),
+        Some(&updated),
+    )
+    .await;
     Ok(Json(updated))
 }
 
@@ -97,6 +116,15 @@ async fn delete_record(
     let current = satisfaction::get(&state.db, access.principal.tenant_id, id).await?;
     reach(&state, &access, current.customer_id).await?;
     satisfaction::delete(&state.db, access.principal.tenant_id, id).await?;
-    audit::record_change(&state, &access.principal, "delete", "satisfaction", id, Some(&current), None).await;
+    audit::record_change(
+        &state,
+        &access.principal,
+        "delete",
+        "satisfaction",
+        id,
+        Some(&current),
+        None,
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -35,9 +35,7 @@ pub struct CreatedTenant {
 /// List customer tenants (platform admin).
 #[utoipa::path(get, path = "/tenants", tag = "tenants", security(("bearer" = [])),
     responses((status = 200, body = [Tenant]), (status = 403, body = ErrorBody)))]
-async fn list_tenants(
-    State(state): State<AppState>,
-) -> ApiResult<Json<Vec<Tenant>>> {
+async fn list_tenants(State(state): State<AppState>) -> ApiResult<Json<Vec<Tenant>>> {
     Ok(Json(tenants::list(&state.db).await?))
 }
 

@@ -48,7 +48,9 @@ async fn create_token(
     let user_id = input.user_id.unwrap_or(principal.user_id);
     if user_id != principal.user_id {
         if !access.may("tokens", "manage") {
-            return Err(ApiError::forbidden("issuing tokens for others needs tokens:manage"));
+            return Err(ApiError::forbidden(
+                "issuing tokens for others needs tokens:manage",
+            ));
         }
         users::get(&state.db, principal.tenant_id, user_id).await?;
     }
@@ -62,7 +64,15 @@ async fn create_token(
     };
     let issued = tokens::issue_with(&state.db, principal.tenant_id, user_id, token, None).await?;
     let details = serde_json::json!({"user_id": user_id, "scopes": issued.token.scopes});
-    audit::record_action(&state, principal, "create", "token", issued.token.id, details).await;
+    audit::record_action(
+        &state,
+        principal,
+        "create",
+        "token",
+        issued.token.id,
+        details,
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(issued)))
 }
 

@@ -47,7 +47,16 @@ async fn create_user(
     ApiJson(input): ApiJson<UserInput>,
 ) -> ApiResult<(StatusCode, Json<User>)> {
     let user = users::create(&state.db, principal.tenant_id, input.validate()?).await?;
-    audit::record_change(&state, &principal, "create", "user", user.id, None, Some(&user)).await;
+    audit::record_change(
+        &state,
+        &principal,
+        "create",
+        "user",
+        user.id,
+        None,
+        Some(&user),
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(user)))
 }
 
@@ -75,6 +84,15 @@ async fn update_user(
     let patch = patch.validate(id == principal.user_id)?;
     let before = users::get(&state.db, principal.tenant_id, id).await?;
     let user = users::update(&state.db, principal.tenant_id, id, patch).await?;
-    audit::record_change(&state, &principal, "update", "user", id, Some(&before), Some(&user)).await;
+    audit::record_change(
+        &state,
+        &principal,
+        "update",
+        "user",
+        id,
+        Some(&before),
+        Some(&user),
+    )
+    .await;
     Ok(Json(user))
 }

@@ -69,7 +69,12 @@ pub const RESOURCES: &[Resource] = &[
     resource("roles", &["read", "manage"], false, false),
     resource("tokens", &["manage"], false, false),
     resource("audit", &["read"], false, false),
-    resource("tenant-plugins", &["read", "manage", "invoke"], false, false),
+    resource(
+        "tenant-plugins",
+        &["read", "manage", "invoke"],
+        false,
+        false,
+    ),
     resource(
         "customers",
         &["read", "create", "update", "delete", "handover"],
@@ -80,10 +85,30 @@ pub const RESOURCES: &[Resource] = &[
     resource("orders", CRUD, true, false),
     resource("interactions", CRUD, true, false),
     resource("satisfaction", CRUD, true, false),
-    resource(SensitiveField::ContactPhone.resource(), READ_WRITE, false, false),
-    resource(SensitiveField::ContactEmail.resource(), READ_WRITE, false, false),
-    resource(SensitiveField::ContactWechatId.resource(), READ_WRITE, false, false),
-    resource(SensitiveField::OrderAmount.resource(), READ_WRITE, false, false),
+    resource(
+        SensitiveField::ContactPhone.resource(),
+        READ_WRITE,
+        false,
+        false,
+    ),
+    resource(
+        SensitiveField::ContactEmail.resource(),
+        READ_WRITE,
+        false,
+        false,
+    ),
+    resource(
+        SensitiveField::ContactWechatId.resource(),
+        READ_WRITE,
+        false,
+        false,
+    ),
+    resource(
+        SensitiveField::OrderAmount.resource(),
+        READ_WRITE,
+        false,
+        false,
+    ),
     resource(
         SensitiveField::CustomerSensitiveFields.resource(),
         READ_WRITE,
@@ -168,7 +193,9 @@ impl std::str::FromStr for Permission {
                     .parse::<Scope>()
                     .map_err(|_| format!("scope must be own, team or all, not {scope:?}"))?,
             ),
-            (true, None) => return Err(format!("{name} permissions need a scope: own, team or all")),
+            (true, None) => {
+                return Err(format!("{name} permissions need a scope: own, team or all"));
+            }
             (false, Some(_)) => return Err(format!("{name} permissions take no scope")),
             (false, None) => None,
         };
@@ -348,7 +375,11 @@ impl RoleInput {
         let name = validation::identifier(&mut errors, "name", &self.name, 50)
             .map(|name| name.to_ascii_lowercase());
         if name.as_deref().and_then(built_in_role).is_some() {
-            errors.add("name", "reserved_role", "this is the name of a built-in role");
+            errors.add(
+                "name",
+                "reserved_role",
+                "this is the name of a built-in role",
+            );
         }
         if self.description.chars().count() > 500 {
             errors.add("description", "too_long", "at most 500 characters");
@@ -516,7 +547,11 @@ fn tenant_admin_grants() -> Vec<String> {
 
 fn manager_grants() -> Vec<String> {
     let mut grants = directory_reads();
-    grants.extend(grants_on(&["roles", "audit", "tenant-plugins"], &["read"], None));
+    grants.extend(grants_on(
+        &["roles", "audit", "tenant-plugins"],
+        &["read"],
+        None,
+    ));
     grants.extend(grants_on(
         &["customers"],
         &["read", "create", "update", "delete", "handover"],
@@ -541,7 +576,11 @@ fn account_manager_grants() -> Vec<String> {
 
 fn service_agent_grants() -> Vec<String> {
     let mut grants = directory_reads();
-    grants.extend(grants_on(&["customers", "contacts", "orders"], &["read"], Some("all")));
+    grants.extend(grants_on(
+        &["customers", "contacts", "orders"],
+        &["read"],
+        Some("all"),
+    ));
     grants.extend(grants_on(
         &["interactions", "satisfaction"],
         &["read", "create", "update"],

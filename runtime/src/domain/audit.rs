@@ -97,7 +97,10 @@ pub fn changes(before: Option<&Value>, after: Option<&Value>) -> Value {
     keys.sort();
     keys.dedup();
     let mut changed = Map::new();
-    for key in keys.into_iter().filter(|key| !IGNORED.contains(&key.as_str())) {
+    for key in keys
+        .into_iter()
+        .filter(|key| !IGNORED.contains(&key.as_str()))
+    {
         let old = before.get(key).unwrap_or(&Value::Null);
         let new = after.get(key).unwrap_or(&Value::Null);
         if old != new {

@@ -27,12 +27,18 @@ impl HandoverInput {
     pub fn validate(self) -> Result<HandoverInput, ValidationErrors> {
         let mut errors = ValidationErrors::default();
         if self.from_user_id == self.to_user_id {
-            errors.add("to_user_id", "same_user", "to_user_id must differ from from_user_id");
+            errors.add(
+                "to_user_id",
+                "same_user",
+                "to_user_id must differ from from_user_id",
+            );
         }
         match &self.customer_ids {
-            Some(ids) if ids.is_empty() => {
-                errors.add("customer_ids", "empty", "name at least one customer, or omit the field")
-            }
+            Some(ids) if ids.is_empty() => errors.add(
+                "customer_ids",
+                "empty",
+                "name at least one customer, or omit the field",
+            ),
             Some(ids) if ids.len() > MAX_CUSTOMERS => errors.add(
                 "customer_ids",
                 "too_many",

@@ -7,7 +7,9 @@
 
 use serde_json::{Map, Value};
 
-use super::access::{FieldAccess, FieldForbidden, SensitiveField, mask_email, mask_phone, mask_text};
+use super::access::{
+    FieldAccess, FieldForbidden, SensitiveField, mask_email, mask_phone, mask_text,
+};
 use super::contact::{Contact, ContactInput, ContactPatch};
 use super::customer::Customer;
 use super::customer360::Customer360;
@@ -29,17 +31,36 @@ pub fn sensitive_custom_fields(schema: Option<&Value>) -> Vec<String> {
 }
 
 pub fn contact(contact: &mut Contact, access: &FieldAccess) {
-    let masks: [(SensitiveField, &mut Option<String>, fn(&str) -> String); 3] = [
-        (SensitiveField::ContactPhone, &mut contact.phone, mask_phone),
-        (SensitiveField::ContactEmail, &mut contact.email, mask_email),
-        (SensitiveField::ContactWechatId, &mut contact.wechat_id, mask_text),
-    ];
-    for (field, value, mask) in masks {
-        if !access.can_read(field)
-            && let Some(text) = value.as_deref()
-        {
-            *value = Some(mask(text));
-        }
+    mask_value(
+        access,
+        SensitiveField::ContactPhone,
+        &mut contact.phone,
+        mask_phone,
+    );
+    mask_value(
+        access,
+        SensitiveField::ContactEmail,
+        &mut contact.email,
+        mask_email,
+    );
+    mask_value(
+        access,
+        SensitiveField::ContactWechatId,
+        &mut contact.wechat_id,
+        mask_text,
+    );
+}
+
+fn mask_value(
+    access: &FieldAccess,
+    field: SensitiveField,
+    value: &mut Option<String>,
+    mask: fn(&str) -> String,
+) {
+    if !access.can_read(field)
+        && let Some(text) = value.as_deref()
+    {
+        *value = Some(mask(text));
     }
 }
 
@@ -73,19 +94,37 @@ pub fn customer_360(view: &mut Customer360, access: &FieldAccess, sensitive: &[S
 }
 
 /// Refuses a new contact that sets a field the caller may not write.
-pub fn check_contact_input(input: &ContactInput, access: &FieldAccess) -> Result<(), FieldForbidden> {
+pub fn check_contact_input(
+    input: &ContactInput,
+    access: &FieldAccess,
+) -> Result<(), FieldForbidden> {
     check_set(access, SensitiveField::ContactPhone, input.phone.is_some())?;
     check_set(access, SensitiveField::ContactEmail, input.email.is_some())?;
-    check_set(access, SensitiveField::ContactWechatId, input.wechat_id.is_some())
+    check_set(
+        access,
+        SensitiveField::ContactWechatId,
+        input.wechat_id.is_some(),
+    )
 }
 
-pub fn check_contact_patch(patch: &ContactPatch, access: &FieldAccess) -> Result<(), FieldForbidden> {
+pub fn check_contact_patch(
+    patch: &ContactPatch,
+    access: &FieldAccess,
+) -> Result<(), FieldForbidden> {
     check_set(access, SensitiveField::ContactPhone, patch.phone.is_some())?;
     check_set(access, SensitiveField::ContactEmail, patch.email.is_some())?;
-    check_set(access, SensitiveField::ContactWechatId, patch.wechat_id.is_some())
+    check_set(
+        access,
+        SensitiveField::ContactWechatId,
+        patch.wechat_id.is_some(),
+    )
 }
 
-fn check_set(access: &FieldAccess, field: SensitiveField, touched: bool) -> Result<(), FieldForbidden> {
+fn check_set(
+    access: &FieldAccess,
+    field: SensitiveField,
+    touched: bool,
+) -> Result<(), FieldForbidden> {
     if touched {
         access.check_write(field)
     } else {
@@ -118,7 +157,9 @@ pub fn merge_custom_fields(
                 new.insert(name.clone(), value.clone());
             }
         } else if changed && !writable {
-            return Err(FieldForbidden(SensitiveField::CustomerSensitiveFields.resource()));
+            return Err(FieldForbidden(
+                SensitiveField::CustomerSensitiveFields.resource(),
+            ));
         }
     }
     Ok(Value::Object(new))
@@ -135,12 +176,15 @@ mod tests {
         let sensitive = vec!["credit_limit".to_owned()];
         let current = json!({"seats": 3, "credit_limit": 5000});
         let reader = FieldAccess::default();
-        let merged = merge_custom_fields(json!({"seats": 4}), &current, &reader, &sensitive).unwrap();
+        let merged =
+            merge_custom_fields(json!({"seats": 4}), &current, &reader, &sensitive).unwrap();
         assert_eq!(merged, json!({"seats": 4, "credit_limit": 5000}));
-        let refused = merge_custom_fields(json!({"credit_limit": 1}), &current, &reader, &sensitive);
+        let refused =
+            merge_custom_fields(json!({"credit_limit": 1}), &current, &reader, &sensitive);
         assert!(refused.is_err());
         let admin = FieldAccess::everything();
-        let cleared = merge_custom_fields(json!({"seats": 4}), &current, &admin, &sensitive).unwrap();
+        let cleared =
+            merge_custom_fields(json!({"seats": 4}), &current, &admin, &sensitive).unwrap();
         assert_eq!(cleared, json!({"seats": 4}));
     }
 

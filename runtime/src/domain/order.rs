@@ -129,7 +129,13 @@ impl OrderPatch {
             external_id: current.external_id.clone(),
             amount: match self.amount.or_else(|| current.amount.clone()) {
                 Some(amount) => amount,
-                None => return Err(ValidationErrors::single("amount", "required", "amount is required")),
+                None => {
+                    return Err(ValidationErrors::single(
+                        "amount",
+                        "required",
+                        "amount is required",
+                    ));
+                }
             },
             product: self.product.unwrap_or_else(|| current.product.clone()),
             category: self.category.unwrap_or_else(|| current.category.clone()),

@@ -18,8 +18,7 @@ use super::entity::{casbin_rule, role, tenant};
 use super::{StoreError, StoreResult, begin_write};
 use crate::domain::Id;
 use crate::domain::access::{
-    BuiltInRole, EffectivePermissions, NewRole, Permission, Role, built_in_role,
-    built_in_roles_for,
+    BuiltInRole, EffectivePermissions, NewRole, Permission, Role, built_in_role, built_in_roles_for,
 };
 
 /// The casbin domain of a tenant.
@@ -189,7 +188,11 @@ pub async fn seed_all_tenants(db: &impl ConnectionTrait) -> StoreResult<()> {
     Ok(())
 }
 
-async fn find_role(db: &impl ConnectionTrait, tenant_id: Id, name: &str) -> StoreResult<role::Model> {
+async fn find_role(
+    db: &impl ConnectionTrait,
+    tenant_id: Id,
+    name: &str,
+) -> StoreResult<role::Model> {
     role::Entity::find()
         .filter(role::Column::TenantId.eq(tenant_id))
         .filter(role::Column::Name.eq(name))
@@ -220,7 +223,11 @@ async fn grants_of(
 
 fn to_domain(row: role::Model, grants: &mut BTreeMap<String, BTreeSet<String>>) -> Role {
     Role {
-        permissions: grants.remove(&row.name).unwrap_or_default().into_iter().collect(),
+        permissions: grants
+            .remove(&row.name)
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
         name: row.name,
         description: row.description,
         built_in: row.built_in,
@@ -241,12 +248,15 @@ pub async fn list_roles(db: &impl ConnectionTrait, tenant_id: Id) -> StoreResult
 
 pub async fn get_role(db: &impl ConnectionTrait, tenant_id: Id, name: &str) -> StoreResult<Role> {
     let row = find_role(db, tenant_id, name).await?;
-    let mut grants = grants_of(db, tenant_id, Some(&[row.name.clone()])).await?;
+    let mut grants = grants_of(db, tenant_id, Some(std::slice::from_ref(&row.name))).await?;
     Ok(to_domain(row, &mut grants))
 }
 
 async fn create_role_in(
-    db: &impl ConnectionTrait, tenant_id: Id, role: NewRole) -> StoreResult<Role> {
+    db: &impl ConnectionTrait,
+    tenant_id: Id,
+    role: NewRole,
+) -> StoreResult<Role> {
     insert_role_row(db, tenant_id, &role.name, &role.description, false).await?;
     insert_grants(db, tenant_id, &role.name, &role.permissions).await?;
     bump_revision(db, tenant_id).await?;
@@ -261,8 +271,7 @@ fn locked_role(name: &str) -> StoreError {
 }
 
 /// Deletes a custom role and takes it from every user who held it.
-async fn delete_role_in(
-    db: &impl ConnectionTrait, tenant_id: Id, name: &str) -> StoreResult<()> {
+async fn delete_role_in(db: &impl ConnectionTrait, tenant_id: Id, name: &str) -> StoreResult<()> {
     let row = find_role(db, tenant_id, name).await?;
     if row.built_in {
         return Err(StoreError::Conflict {
@@ -435,7 +444,11 @@ pub async fn roles_by_user(
     Ok(roles)
 }
 
-pub async fn roles_of(db: &impl ConnectionTrait, tenant_id: Id, user_id: Id) -> StoreResult<Vec<String>> {
+pub async fn roles_of(
+    db: &impl ConnectionTrait,
+    tenant_id: Id,
+    user_id: Id,
+) -> StoreResult<Vec<String>> {
     Ok(roles_by_user(db, tenant_id, Some(&[user_id]))
         .await?
         .remove(&user_id)
@@ -472,7 +485,11 @@ macro_rules! atomically {
     }};
 }
 
-pub async fn create_role(db: &impl TransactionTrait, tenant_id: Id, role: NewRole) -> StoreResult<Role> {
+pub async fn create_role(
+    db: &impl TransactionTrait,
+    tenant_id: Id,
+    role: NewRole,
+) -> StoreResult<Role> {
     atomically!(db, |tx| create_role_in(&tx, tenant_id, role).await?)
 }
 
@@ -498,10 +515,20 @@ pub async fn revoke(
     atomically!(db, |tx| revoke_in(&tx, tenant_id, role, permission).await?)
 }
 
-pub async fn assign(db: &impl TransactionTrait, tenant_id: Id, user_id: Id, role: &str) -> StoreResult<()> {
+pub async fn assign(
+    db: &impl TransactionTrait,
+    tenant_id: Id,
+    user_id: Id,
+    role: &str,
+) -> StoreResult<()> {
     atomically!(db, |tx| assign_in(&tx, tenant_id, user_id, role).await?)
 }
 
-pub async fn unassign(db: &impl TransactionTrait, tenant_id: Id, user_id: Id, role: &str) -> StoreResult<()> {
+pub async fn unassign(
+    db: &impl TransactionTrait,
+    tenant_id: Id,
+    user_id: Id,
+    role: &str,
+) -> StoreResult<()> {
     atomically!(db, |tx| unassign_in(&tx, tenant_id, user_id, role).await?)
 }

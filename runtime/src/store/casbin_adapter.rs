@@ -230,6 +230,7 @@ impl Adapter for SeaOrmAdapter {
         field_index: usize,
         field_values: Vec<String>,
     ) -> casbin::Result<bool> {
-        self.delete(matching(ptype, field_index, &field_values)).await
+        self.delete(matching(ptype, field_index, &field_values))
+            .await
     }
 }

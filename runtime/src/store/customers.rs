@@ -400,7 +400,11 @@ pub async fn owner_within(
         (_, None) => false,
         (Visibility::OwnedBy(user_id), Some(owner)) => owner == user_id,
         (Visibility::Department(department_id), Some(owner)) => {
-            users::department_of(db, tenant_id, owner).await.ok().flatten() == Some(department_id)
+            users::department_of(db, tenant_id, owner)
+                .await
+                .ok()
+                .flatten()
+                == Some(department_id)
         }
     })
 }
