@@ -16,51 +16,52 @@ use crate::domain::Id;
 use crate::domain::audit::{AuditEntry, AuditFilter, NewAuditEntry, changes};
 use crate::domain::identity::Principal;
 use crate::domain::page::{Page, PageRequest};
-use crate::store::audit;
+use crate::store::{Connection, audit};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_audit_entries))
 }
 
-/// Appends an entry after a successful write. A failure to append is logged as an error; the
-/// write it describes has already happened and is not undone.
+/// Appends an entry about something that is not a stored change (a sign-in attempt). A failure
+/// to append is logged. Changes are recorded with [`record_change`] or [`record_action`] inside
+/// the change's own transaction instead, so a change and its entry land together.
 pub async fn record(state: &AppState, tenant_id: Id, entry: NewAuditEntry) {
     if let Err(error) = audit::append(&state.db, tenant_id, entry).await {
         tracing::error!(%error, tenant_id, "could not append to the audit log");
     }
 }
 
-/// Records a create, update or delete of `entity` with its changed fields.
+/// Appends the entry of a create, update or delete of `entity`, with its changed fields.
 pub async fn record_change<T: Serialize>(
-    state: &AppState,
+    db: &impl Connection,
     principal: &Principal,
     action: &'static str,
     entity: &'static str,
     id: Id,
     before: Option<&T>,
     after: Option<&T>,
-) {
+) -> ApiResult<()> {
     let snapshot = |value: Option<&T>| value.and_then(|v| serde_json::to_value(v).ok());
     let diff = changes(snapshot(before).as_ref(), snapshot(after).as_ref());
     let entry = NewAuditEntry::new(Some(principal.user_id), action, entity)
         .on(id)
         .with(diff);
-    record(state, principal.tenant_id, entry).await;
+    Ok(audit::append(db, principal.tenant_id, entry).await?)
 }
 
-/// Records an action that is not a field change (a grant, a login…).
+/// Appends the entry of an action that is not a field change (a grant, a handover…).
 pub async fn record_action(
-    state: &AppState,
+    db: &impl Connection,
     principal: &Principal,
     action: &'static str,
     entity: &'static str,
     entity_id: impl ToString,
     details: Value,
-) {
+) -> ApiResult<()> {
     let entry = NewAuditEntry::new(Some(principal.user_id), action, entity)
         .on(entity_id)
         .with(details);
-    record(state, principal.tenant_id, entry).await;
+    Ok(audit::append(db, principal.tenant_id, entry).await?)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

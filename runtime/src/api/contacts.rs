@@ -16,6 +16,7 @@ use crate::domain::Id;
 use crate::domain::contact::{Contact, ContactInput, ContactPatch};
 use crate::domain::masking;
 use crate::domain::page::Page;
+use crate::store::{begin_write, commit};
 use crate::store::{contacts, tenants};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -59,10 +60,10 @@ async fn create_contact(
     masking::check_contact_input(&input, &fields)?;
     let tenant = tenants::get(&state.db, access.principal.tenant_id).await?;
     let input = input.validate(&tenant.default_region)?;
-    let mut contact =
-        contacts::create(&state.db, access.principal.tenant_id, customer_id, input).await?;
+    let tx = begin_write(&state.db).await?;
+    let mut contact = contacts::create(&tx, access.principal.tenant_id, customer_id, input).await?;
     audit::record_change(
-        &state,
+        &tx,
         &access.principal,
         "create",
         "contact",
@@ -70,7 +71,8 @@ async fn create_contact(
         None,
         Some(&contact),
     )
-    .await;
+    .await?;
+    commit(tx).await?;
     masking::contact(&mut contact, &fields);
     Ok((StatusCode::CREATED, Json(contact)))
 }
@@ -103,9 +105,10 @@ async fn update_contact(
     masking::check_contact_patch(&patch, &fields)?;
     let tenant = tenants::get(&state.db, access.principal.tenant_id).await?;
     let input = patch.apply(&current, &tenant.default_region)?;
-    let mut updated = contacts::update(&state.db, access.principal.tenant_id, id, input).await?;
+    let tx = begin_write(&state.db).await?;
+    let mut updated = contacts::update(&tx, access.principal.tenant_id, id, input).await?;
     audit::record_change(
-        &state,
+        &tx,
         &access.principal,
         "update",
         "contact",
@@ -113,7 +116,8 @@ async fn update_contact(
         Some(&current),
         Some(&updated),
     )
-    .await;
+    .await?;
+    commit(tx).await?;
     masking::contact(&mut updated, &fields);
     Ok(Json(updated))
 }
@@ -127,9 +131,10 @@ async fn delete_contact(
 ) -> ApiResult<StatusCode> {
     let current = contacts::get(&state.db, access.principal.tenant_id, id).await?;
     reach(&state, &access, current.customer_id).await?;
-    contacts::delete(&state.db, access.principal.tenant_id, id).await?;
+    let tx = begin_write(&state.db).await?;
+    contacts::delete(&tx, access.principal.tenant_id, id).await?;
     audit::record_change(
-        &state,
+        &tx,
         &access.principal,
         "delete",
         "contact",
@@ -137,6 +142,7 @@ async fn delete_contact(
         Some(&current),
         None,
     )
-    .await;
+    .await?;
+    commit(tx).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -26,6 +26,7 @@ use crate::domain::handover::{HandoverChecklist, HandoverInput};
 use crate::domain::masking;
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::validation::ValidationErrors;
+use crate::store::{begin_write, commit};
 use crate::store::{customer_360, customers, handover, tenants};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -173,9 +174,10 @@ async fn create_customer(
         &masking.fields,
         &masking.sensitive,
     )?;
-    let mut customer = customers::create(&state.db, principal.tenant_id, fields).await?;
+    let tx = begin_write(&state.db).await?;
+    let mut customer = customers::create(&tx, principal.tenant_id, fields).await?;
     audit::record_change(
-        &state,
+        &tx,
         principal,
         "create",
         "customer",
@@ -183,7 +185,8 @@ async fn create_customer(
         None,
         Some(&customer),
     )
-    .await;
+    .await?;
+    commit(tx).await?;
     masking.customer(&mut customer);
     Ok((StatusCode::CREATED, Json(customer)))
 }
@@ -230,9 +233,10 @@ async fn update_customer(
         &masking.fields,
         &masking.sensitive,
     )?;
-    let mut customer = customers::update(&state.db, principal.tenant_id, id, fields).await?;
+    let tx = begin_write(&state.db).await?;
+    let mut customer = customers::update(&tx, principal.tenant_id, id, fields).await?;
     audit::record_change(
-        &state,
+        &tx,
         principal,
         "update",
         "customer",
@@ -240,7 +244,8 @@ async fn update_customer(
         Some(&current),
         Some(&customer),
     )
-    .await;
+    .await?;
+    commit(tx).await?;
     masking.customer(&mut customer);
     Ok(Json(customer))
 }
@@ -256,9 +261,10 @@ async fn delete_customer(
     let principal = &access.principal;
     customers::ensure_visible(&state.db, principal.tenant_id, id, access.visibility()).await?;
     let current = customers::get(&state.db, principal.tenant_id, id).await?;
-    customers::delete(&state.db, principal.tenant_id, id).await?;
+    let tx = begin_write(&state.db).await?;
+    customers::delete(&tx, principal.tenant_id, id).await?;
     audit::record_change(
-        &state,
+        &tx,
         principal,
         "delete",
         "customer",
@@ -266,7 +272,8 @@ async fn delete_customer(
         Some(&current),
         None,
     )
-    .await;
+    .await?;
+    commit(tx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -321,8 +328,9 @@ async fn hand_over(
     let input = input.validate()?;
     check_owner_in_scope(&state, &access, Some(input.to_user_id)).await?;
     let principal = &access.principal;
+    let tx = begin_write(&state.db).await?;
     let checklist =
-        handover::hand_over(&state.db, principal.tenant_id, access.visibility(), &input).await?;
+        handover::hand_over(&tx, principal.tenant_id, access.visibility(), &input).await?;
     let moved: Vec<Id> = checklist
         .customers
         .iter()
@@ -334,13 +342,14 @@ async fn hand_over(
         "from_user_deactivated": input.deactivate_from_user,
     });
     audit::record_action(
-        &state,
+        &tx,
         principal,
         "handover",
         "user",
         input.from_user_id,
         details,
     )
-    .await;
+    .await?;
+    commit(tx).await?;
     Ok(Json(checklist))
 }

@@ -14,6 +14,7 @@ use super::extract::{ApiJson, ApiPath};
 use crate::domain::Id;
 use crate::domain::identity::{Department, DepartmentInput, Principal};
 use crate::store::departments;
+use crate::store::{begin_write, commit};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -40,16 +41,18 @@ async fn create_department(
     principal: Principal,
     ApiJson(input): ApiJson<DepartmentInput>,
 ) -> ApiResult<(StatusCode, Json<Department>)> {
-    let department = departments::create(&state.db, principal.tenant_id, input.validate()?).await?;
+    let tx = begin_write(&state.db).await?;
+    let department = departments::create(&tx, principal.tenant_id, input.validate()?).await?;
     audit::record_action(
-        &state,
+        &tx,
         &principal,
         "create",
         "department",
         department.id,
         json!({"code": department.code}),
     )
-    .await;
+    .await?;
+    commit(tx).await?;
     Ok((StatusCode::CREATED, Json(department)))
 }
 
@@ -61,7 +64,9 @@ async fn delete_department(
     principal: Principal,
     ApiPath(id): ApiPath<Id>,
 ) -> ApiResult<StatusCode> {
-    departments::delete(&state.db, principal.tenant_id, id).await?;
-    audit::record_action(&state, &principal, "delete", "department", id, json!({})).await;
+    let tx = begin_write(&state.db).await?;
+    departments::delete(&tx, principal.tenant_id, id).await?;
+    audit::record_action(&tx, &principal, "delete", "department", id, json!({})).await?;
+    commit(tx).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -17,6 +17,7 @@ use crate::domain::Id;
 use crate::domain::interaction::{Interaction, InteractionInput, InteractionPatch};
 use crate::domain::page::Page;
 use crate::store::interactions;
+use crate::store::{begin_write, commit};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -57,8 +58,9 @@ async fn create_interaction(
 ) -> ApiResult<(StatusCode, Json<Interaction>)> {
     reach(&state, &access, customer_id).await?;
     let fields = input.validate(Utc::now())?;
+    let tx = begin_write(&state.db).await?;
     let interaction = interactions::create(
-        &state.db,
+        &tx,
         access.principal.tenant_id,
         customer_id,
         access.principal.user_id,
@@ -67,7 +69,7 @@ async fn create_interaction(
     .await?;
     let id = interaction.id;
     audit::record_change(
-        &state,
+        &tx,
         &access.principal,
         "create",
         "interaction",
@@ -75,7 +77,8 @@ async fn create_interaction(
         None,
         Some(&interaction),
     )
-    .await;
+    .await?;
+    commit(tx).await?;
     Ok((StatusCode::CREATED, Json(interaction)))
 }
 
@@ -103,9 +106,10 @@ async fn update_interaction(
     let current = interactions::get(&state.db, access.principal.tenant_id, id).await?;
     reach(&state, &access, current.customer_id).await?;
     let fields = patch.apply(&current, Utc::now())?;
-    let updated = interactions::update(&state.db, access.principal.tenant_id, id, fields).await?;
+    let tx = begin_write(&state.db).await?;
+    let updated = interactions::update(&tx, access.principal.tenant_id, id, fields).await?;
     audit::record_change(
-        &state,
+        &tx,
         &access.principal,
         "update",
         "interaction",
@@ -113,7 +117,8 @@ async fn update_interaction(
         Some(&current),
         Some(&updated),
     )
-    .await;
+    .await?;
+    commit(tx).await?;
     Ok(Json(updated))
 }
 
@@ -126,9 +131,10 @@ async fn delete_interaction(
 ) -> ApiResult<StatusCode> {
     let current = interactions::get(&state.db, access.principal.tenant_id, id).await?;
     reach(&state, &access, current.customer_id).await?;
-    interactions::delete(&state.db, access.principal.tenant_id, id).await?;
+    let tx = begin_write(&state.db).await?;
+    interactions::delete(&tx, access.principal.tenant_id, id).await?;
     audit::record_change(
-        &state,
+        &tx,
         &access.principal,
         "delete",
         "interaction",
@@ -136,6 +142,7 @@ async fn delete_interaction(
         Some(&current),
         None,
     )
-    .await;
+    .await?;
+    commit(tx).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -18,6 +18,7 @@ use crate::domain::masking;
 use crate::domain::order::{Order, OrderInput, OrderPatch};
 use crate::domain::page::Page;
 use crate::store::orders;
+use crate::store::{begin_write, commit};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -59,9 +60,10 @@ async fn create_order(
     let fields = access.fields();
     fields.check_write(SensitiveField::OrderAmount)?;
     let tenant_id = access.principal.tenant_id;
-    let mut order = orders::create(&state.db, tenant_id, customer_id, input.validate()?).await?;
+    let tx = begin_write(&state.db).await?;
+    let mut order = orders::create(&tx, tenant_id, customer_id, input.validate()?).await?;
     audit::record_change(
-        &state,
+        &tx,
         &access.principal,
         "create",
         "order",
@@ -69,7 +71,8 @@ async fn create_order(
         None,
         Some(&order),
     )
-    .await;
+    .await?;
+    commit(tx).await?;
     masking::order(&mut order, &fields);
     Ok((StatusCode::CREATED, Json(order)))
 }
@@ -103,9 +106,10 @@ async fn update_order(
         field_access.check_write(SensitiveField::OrderAmount)?;
     }
     let fields = patch.apply(&current)?;
-    let mut updated = orders::update(&state.db, access.principal.tenant_id, id, fields).await?;
+    let tx = begin_write(&state.db).await?;
+    let mut updated = orders::update(&tx, access.principal.tenant_id, id, fields).await?;
     audit::record_change(
-        &state,
+        &tx,
         &access.principal,
         "update",
         "order",
@@ -113,7 +117,8 @@ async fn update_order(
         Some(&current),
         Some(&updated),
     )
-    .await;
+    .await?;
+    commit(tx).await?;
     masking::order(&mut updated, &field_access);
     Ok(Json(updated))
 }
@@ -127,9 +132,10 @@ async fn delete_order(
 ) -> ApiResult<StatusCode> {
     let current = orders::get(&state.db, access.principal.tenant_id, id).await?;
     reach(&state, &access, current.customer_id).await?;
-    orders::delete(&state.db, access.principal.tenant_id, id).await?;
+    let tx = begin_write(&state.db).await?;
+    orders::delete(&tx, access.principal.tenant_id, id).await?;
     audit::record_change(
-        &state,
+        &tx,
         &access.principal,
         "delete",
         "order",
@@ -137,6 +143,7 @@ async fn delete_order(
         Some(&current),
         None,
     )
-    .await;
+    .await?;
+    commit(tx).await?;
     Ok(StatusCode::NO_CONTENT)
 }

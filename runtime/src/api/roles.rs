@@ -17,6 +17,7 @@ use crate::domain::access::{EffectivePermissions, Permission, Role, RoleInput};
 use crate::domain::identity::Principal;
 use crate::domain::validation::ValidationErrors;
 use crate::store::{access, users};
+use crate::store::{begin_write, commit};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -63,16 +64,18 @@ async fn create_role(
     ApiJson(input): ApiJson<RoleInput>,
 ) -> ApiResult<(StatusCode, Json<Role>)> {
     let input = input.validate()?;
-    let role = access::create_role(&state.db, principal.tenant_id, input).await?;
+    let tx = begin_write(&state.db).await?;
+    let role = access::create_role(&tx, principal.tenant_id, input).await?;
     audit::record_action(
-        &state,
+        &tx,
         &principal,
         "create",
         "role",
         &role.name,
         json!({"permissions": role.permissions}),
     )
-    .await;
+    .await?;
+    commit(tx).await?;
     Ok((StatusCode::CREATED, Json(role)))
 }
 
@@ -96,8 +99,10 @@ async fn delete_role(
     principal: Principal,
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    access::delete_role(&state.db, principal.tenant_id, &name).await?;
-    audit::record_action(&state, &principal, "delete", "role", &name, json!({})).await;
+    let tx = begin_write(&state.db).await?;
+    access::delete_role(&tx, principal.tenant_id, &name).await?;
+    audit::record_action(&tx, &principal, "delete", "role", &name, json!({})).await?;
+    commit(tx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -111,16 +116,18 @@ async fn grant_permission(
     ApiPath((name, permission)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<Role>> {
     let permission = parse_permission(&permission)?;
-    let role = access::grant(&state.db, principal.tenant_id, &name, &permission).await?;
+    let tx = begin_write(&state.db).await?;
+    let role = access::grant(&tx, principal.tenant_id, &name, &permission).await?;
     audit::record_action(
-        &state,
+        &tx,
         &principal,
         "grant",
         "role",
         &name,
         json!({"permission": permission.to_string()}),
     )
-    .await;
+    .await?;
+    commit(tx).await?;
     Ok(Json(role))
 }
 
@@ -133,16 +140,18 @@ async fn revoke_permission(
     ApiPath((name, permission)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<Role>> {
     let permission = parse_permission(&permission)?;
-    let role = access::revoke(&state.db, principal.tenant_id, &name, &permission).await?;
+    let tx = begin_write(&state.db).await?;
+    let role = access::revoke(&tx, principal.tenant_id, &name, &permission).await?;
     audit::record_action(
-        &state,
+        &tx,
         &principal,
         "revoke",
         "role",
         &name,
         json!({"permission": permission.to_string()}),
     )
-    .await;
+    .await?;
+    commit(tx).await?;
     Ok(Json(role))
 }
 
@@ -156,16 +165,10 @@ async fn assign_role(
     ApiPath((id, role)): ApiPath<(Id, String)>,
 ) -> ApiResult<Json<EffectivePermissions>> {
     users::get(&state.db, principal.tenant_id, id).await?;
-    access::assign(&state.db, principal.tenant_id, id, &role).await?;
-    audit::record_action(
-        &state,
-        &principal,
-        "assign",
-        "user",
-        id,
-        json!({"role": role}),
-    )
-    .await;
+    let tx = begin_write(&state.db).await?;
+    access::assign(&tx, principal.tenant_id, id, &role).await?;
+    audit::record_action(&tx, &principal, "assign", "user", id, json!({"role": role})).await?;
+    commit(tx).await?;
     Ok(Json(
         access::effective_permissions(&state.db, principal.tenant_id, id).await?,
     ))
@@ -188,16 +191,18 @@ async fn unassign_role(
             "you cannot take tenant-admin from yourself",
         ));
     }
-    access::unassign(&state.db, principal.tenant_id, id, &role).await?;
+    let tx = begin_write(&state.db).await?;
+    access::unassign(&tx, principal.tenant_id, id, &role).await?;
     audit::record_action(
-        &state,
+        &tx,
         &principal,
         "unassign",
         "user",
         id,
         json!({"role": role}),
     )
-    .await;
+    .await?;
+    commit(tx).await?;
     Ok(Json(
         access::effective_permissions(&state.db, principal.tenant_id, id).await?,
     ))

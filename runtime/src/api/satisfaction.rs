@@ -17,6 +17,7 @@ use crate::domain::Id;
 use crate::domain::page::Page;
 use crate::domain::satisfaction::{SatisfactionInput, SatisfactionPatch, SatisfactionRecord};
 use crate::store::satisfaction;
+use crate::store::{begin_write, commit};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -53,10 +54,10 @@ async fn create_record(
 ) -> ApiResult<(StatusCode, Json<SatisfactionRecord>)> {
     reach(&state, &access, customer_id).await?;
     let fields = input.validate(Utc::now())?;
-    let record =
-        satisfaction::create(&state.db, access.principal.tenant_id, customer_id, fields).await?;
+    let tx = begin_write(&state.db).await?;
+    let record = satisfaction::create(&tx, access.principal.tenant_id, customer_id, fields).await?;
     audit::record_change(
-        &state,
+        &tx,
         &access.principal,
         "create",
         "satisfaction",
@@ -64,7 +65,8 @@ async fn create_record(
         None,
         Some(&record),
     )
-    .await;
+    .await?;
+    commit(tx).await?;
     Ok((StatusCode::CREATED, Json(record)))
 }
 
@@ -92,9 +94,10 @@ async fn update_record(
     let current = satisfaction::get(&state.db, access.principal.tenant_id, id).await?;
     reach(&state, &access, current.customer_id).await?;
     let fields = patch.apply(&current)?;
-    let updated = satisfaction::update(&state.db, access.principal.tenant_id, id, fields).await?;
+    let tx = begin_write(&state.db).await?;
+    let updated = satisfaction::update(&tx, access.principal.tenant_id, id, fields).await?;
     audit::record_change(
-        &state,
+        &tx,
         &access.principal,
         "update",
         "satisfaction",
@@ -102,7 +105,8 @@ async fn update_record(
         Some(&current),
         Some(&updated),
     )
-    .await;
+    .await?;
+    commit(tx).await?;
     Ok(Json(updated))
 }
 
@@ -115,9 +119,10 @@ async fn delete_record(
 ) -> ApiResult<StatusCode> {
     let current = satisfaction::get(&state.db, access.principal.tenant_id, id).await?;
     reach(&state, &access, current.customer_id).await?;
-    satisfaction::delete(&state.db, access.principal.tenant_id, id).await?;
+    let tx = begin_write(&state.db).await?;
+    satisfaction::delete(&tx, access.principal.tenant_id, id).await?;
     audit::record_change(
-        &state,
+        &tx,
         &access.principal,
         "delete",
         "satisfaction",
@@ -125,6 +130,7 @@ async fn delete_record(
         Some(&current),
         None,
     )
-    .await;
+    .await?;
+    commit(tx).await?;
     Ok(StatusCode::NO_CONTENT)
 }

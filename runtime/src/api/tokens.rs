@@ -14,6 +14,7 @@ use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath};
 use crate::domain::Id;
 use crate::domain::identity::{ApiToken, ApiTokenInput, IssuedToken};
+use crate::store::{begin_write, commit};
 use crate::store::{tokens, users};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -62,17 +63,11 @@ async fn create_token(
         expires_at,
         scopes: input.scopes,
     };
-    let issued = tokens::issue_with(&state.db, principal.tenant_id, user_id, token, None).await?;
+    let tx = begin_write(&state.db).await?;
+    let issued = tokens::issue_with(&tx, principal.tenant_id, user_id, token, None).await?;
     let details = serde_json::json!({"user_id": user_id, "scopes": issued.token.scopes});
-    audit::record_action(
-        &state,
-        principal,
-        "create",
-        "token",
-        issued.token.id,
-        details,
-    )
-    .await;
+    audit::record_action(&tx, principal, "create", "token", issued.token.id, details).await?;
+    commit(tx).await?;
     Ok((StatusCode::CREATED, Json(issued)))
 }
 

@@ -13,6 +13,7 @@ use super::extract::{ApiJson, ApiPath};
 use crate::domain::Id;
 use crate::domain::identity::{Principal, User, UserInput, UserPatch};
 use crate::store::users;
+use crate::store::{begin_write, commit};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -46,9 +47,10 @@ async fn create_user(
     principal: Principal,
     ApiJson(input): ApiJson<UserInput>,
 ) -> ApiResult<(StatusCode, Json<User>)> {
-    let user = users::create(&state.db, principal.tenant_id, input.validate()?).await?;
+    let tx = begin_write(&state.db).await?;
+    let user = users::create(&tx, principal.tenant_id, input.validate()?).await?;
     audit::record_change(
-        &state,
+        &tx,
         &principal,
         "create",
         "user",
@@ -56,7 +58,8 @@ async fn create_user(
         None,
         Some(&user),
     )
-    .await;
+    .await?;
+    commit(tx).await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
 
@@ -83,9 +86,10 @@ async fn update_user(
 ) -> ApiResult<Json<User>> {
     let patch = patch.validate(id == principal.user_id)?;
     let before = users::get(&state.db, principal.tenant_id, id).await?;
-    let user = users::update(&state.db, principal.tenant_id, id, patch).await?;
+    let tx = begin_write(&state.db).await?;
+    let user = users::update(&tx, principal.tenant_id, id, patch).await?;
     audit::record_change(
-        &state,
+        &tx,
         &principal,
         "update",
         "user",
@@ -93,6 +97,7 @@ async fn update_user(
         Some(&before),
         Some(&user),
     )
-    .await;
+    .await?;
+    commit(tx).await?;
     Ok(Json(user))
 }

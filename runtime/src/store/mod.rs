@@ -120,6 +120,15 @@ pub async fn migration_status(db: &DatabaseConnection) -> StoreResult<Vec<(Strin
         .collect())
 }
 
+/// What API code needs to name a connection or transaction it passes through to services,
+/// without reaching into sea-orm itself.
+pub use sea_orm::{ConnectionTrait as Connection, DatabaseTransaction as Transaction};
+
+/// Commits a transaction from [`begin_write`].
+pub async fn commit(tx: Transaction) -> StoreResult<()> {
+    Ok(tx.commit().await?)
+}
+
 /// Starts a transaction that will write. On SQLite it takes the write lock up front
 /// (`BEGIN IMMEDIATE`), so two writers queue on the busy timeout instead of one failing when it
 /// upgrades a read lock; PostgreSQL ignores the mode.

@@ -1,0 +1,62 @@
+//! Rapport's default tiering policy as a WASM component: adapts the SDK's types to [`policy`],
+//! where the decisions live.
+
+mod policy;
+
+use rapport_sdk::tiering::{CustomerProfile, Decision, Tier};
+use rapport_sdk::{PluginError, TieringPolicy, config};
+
+struct ValueTiering;
+
+fn facts(profile: CustomerProfile) -> policy::Facts {
+    policy::Facts {
+        lifecycle_stage: profile.lifecycle_stage,
+        tenure_days: profile.tenure_days,
+        order_value_90d: profile.order_value_90d,
+        order_value_365d: profile.order_value_365d,
+        order_count_90d: profile.order_count_90d,
+        order_count_365d: profile.order_count_365d,
+        days_since_last_order: profile.days_since_last_order,
+        interaction_count_30d: profile.interaction_count_30d,
+        interaction_count_90d: profile.interaction_count_90d,
+        days_since_last_contact: profile.days_since_last_contact,
+        open_complaints: profile.open_complaints,
+        complaints_90d: profile.complaints_90d,
+        latest_csat: profile.latest_csat,
+        latest_nps: profile.latest_nps,
+    }
+}
+
+impl TieringPolicy for ValueTiering {
+    fn evaluate(batch: Vec<CustomerProfile>) -> Result<Vec<Decision>, PluginError> {
+        let settings = policy::Settings::read(config::get)
+            .map_err(|message| PluginError::fatal("bad-config", message))?;
+        Ok(batch
+            .into_iter()
+            .map(|profile| {
+                let customer_id = profile.customer_id;
+                let verdict = policy::decide(&facts(profile), &settings);
+                Decision {
+                    customer_id,
+                    tier: verdict.tier.into(),
+                    score: verdict.score,
+                    reasons: verdict.reasons,
+                }
+            })
+            .collect())
+    }
+
+    fn tiers() -> Vec<Tier> {
+        policy::TIERS
+            .into_iter()
+            .enumerate()
+            .map(|(rank, (id, label))| Tier {
+                id: id.into(),
+                label: label.into(),
+                rank: rank as u32,
+            })
+            .collect()
+    }
+}
+
+rapport_sdk::export_tiering_policy!(ValueTiering, manifest = "rapport-plugin.toml");

@@ -1,0 +1,333 @@
+//! The value-tiering policy in plain Rust, with no SDK types: `lib.rs` adapts it to the
+//! `tiering-policy` world, and the host's tiering benchmark includes this file with `#[path]` to
+//! run the same policy natively.
+//!
+//! Four dimensions, each scored 0–100, after the seed material's method:
+//! - **value**: order value over 365 days against the high-value threshold;
+//! - **activity**: orders and interactions over 90 days;
+//! - **growth**: the last 90 days' order value, annualised, against the last 365 days';
+//! - **closeness**: tenure and how recently we were in contact.
+//!
+//! The overall score weighs value 40 %, the others 20 % each. Churn signals (silence, orders
+//! stopped, complaints, low satisfaction, contact frequency falling below the customer's own
+//! 90-day rate) decide `churn-risk` first: two signals, or one for a customer whose value score
+//! is at least 50. Then `high-value` from the threshold, `potential` for growth (or a prospect
+//! already in active talks), else `regular`.
+
+/// The tier catalogue as (id, label), in rank order.
+pub const TIERS: [(&str, &str); 4] = [
+    ("high-value", "High value"),
+    ("potential", "Potential"),
+    ("regular", "Regular"),
+    ("churn-risk", "Churn risk"),
+];
+
+/// Tenant settings, with the defaults of the manifest's schema.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    pub high_value_order_value: f64,
+    pub potential_growth_ratio: f64,
+    pub potential_min_order_value: f64,
+    pub silent_days: u32,
+    pub stopped_order_days: u32,
+    pub low_csat: f64,
+    pub low_nps: f64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            high_value_order_value: 1_000_000.0,
+            potential_growth_ratio: 1.5,
+            potential_min_order_value: 10_000.0,
+            silent_days: 60,
+            stopped_order_days: 120,
+            low_csat: 2.0,
+            low_nps: 6.0,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads each setting through `get` (the tenant's value as text); the error names the first
+    /// setting that is not a number.
+    pub fn read(get: impl Fn(&str) -> Option<String>) -> Result<Settings, String> {
+        let mut settings = Settings::default();
+        let number = |key: &str, into: &mut f64| -> Result<(), String> {
+            if let Some(text) = get(key) {
+                *into = text
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("{key} is not a number: {text}"))?;
+            }
+            Ok(())
+        };
+        number(
+            "high_value_order_value",
+            &mut settings.high_value_order_value,
+        )?;
+        number(
+            "potential_growth_ratio",
+            &mut settings.potential_growth_ratio,
+        )?;
+        number(
+            "potential_min_order_value",
+            &mut settings.potential_min_order_value,
+        )?;
+        number("low_csat", &mut settings.low_csat)?;
+        number("low_nps", &mut settings.low_nps)?;
+        let mut days = f64::from(settings.silent_days);
+        number("silent_days", &mut days)?;
+        settings.silent_days = days as u32;
+        let mut days = f64::from(settings.stopped_order_days);
+        number("stopped_order_days", &mut days)?;
+        settings.stopped_order_days = days as u32;
+        Ok(settings)
+    }
+}
+
+/// What the policy looks at for one customer (a subset of the host's customer profile).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Facts {
+    pub lifecycle_stage: String,
+    pub tenure_days: u32,
+    pub order_value_90d: f64,
+    pub order_value_365d: f64,
+    pub order_count_90d: u32,
+    pub order_count_365d: u32,
+    pub days_since_last_order: Option<u32>,
+    pub interaction_count_30d: u32,
+    pub interaction_count_90d: u32,
+    pub days_since_last_contact: Option<u32>,
+    pub open_complaints: u32,
+    pub complaints_90d: u32,
+    pub latest_csat: Option<f64>,
+    pub latest_nps: Option<f64>,
+}
+
+/// The policy's decision for one customer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// One of the ids of [`TIERS`].
+    pub tier: &'static str,
+    pub score: f64,
+    pub reasons: Vec<String>,
+}
+
+fn clamp_score(value: f64) -> f64 {
+    value.clamp(0.0, 100.0)
+}
+
+/// `1234567.8` → `1,234,568`.
+fn amount(value: f64) -> String {
+    let digits = format!("{:.0}", value.max(0.0));
+    let mut grouped = String::new();
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    grouped
+}
+
+struct Dimensions {
+    value: f64,
+    activity: f64,
+    growth: f64,
+    closeness: f64,
+    /// Annualised 90-day order value over 365-day order value.
+    growth_ratio: f64,
+}
+
+fn dimensions(facts: &Facts, settings: &Settings) -> Dimensions {
+    let value = clamp_score(100.0 * facts.order_value_365d / settings.high_value_order_value);
+    let activity = clamp_score(
+        f64::from(facts.order_count_90d) * 15.0 + f64::from(facts.interaction_count_90d) * 10.0,
+    );
+    let growth_ratio = if facts.order_value_365d > 0.0 {
+        4.0 * facts.order_value_90d / facts.order_value_365d
+    } else {
+        0.0
+    };
+    let growth = clamp_score(
+        (growth_ratio - 0.5) * 100.0 / (settings.potential_growth_ratio - 0.5).max(0.1),
+    );
+    let tenure = clamp_score(f64::from(facts.tenure_days) / 1095.0 * 100.0);
+    let recency = facts.days_since_last_contact.map_or(0.0, |days| {
+        clamp_score(100.0 - 100.0 * f64::from(days) / f64::from(settings.silent_days.max(1)))
+    });
+    Dimensions {
+        value,
+        activity,
+        growth,
+        closeness: 0.4 * tenure + 0.6 * recency,
+        growth_ratio,
+    }
+}
+
+/// Why the customer might leave; each entry is a reason a manager can read.
+fn churn_signals(facts: &Facts, settings: &Settings) -> Vec<String> {
+    let mut signals = Vec::new();
+    match facts.days_since_last_contact {
+        Some(days) if days >= settings.silent_days => {
+            signals.push(format!("no contact for {days} days"))
+        }
+        None if facts.tenure_days >= settings.silent_days => {
+            signals.push("never contacted".to_owned())
+        }
+        _ => {}
+    }
+    if let Some(days) = facts.days_since_last_order
+        && days >= settings.stopped_order_days
+        && facts.order_count_365d > 0
+    {
+        signals.push(format!("no order for {days} days after ordering this year"));
+    }
+    if facts.open_complaints > 0 || facts.complaints_90d >= 2 {
+        signals.push(format!(
+            "{} open complaints, {} in 90 days",
+            facts.open_complaints, facts.complaints_90d
+        ));
+    }
+    if let Some(csat) = facts.latest_csat.filter(|csat| *csat <= settings.low_csat) {
+        signals.push(format!("latest CSAT {csat}"));
+    }
+    if let Some(nps) = facts.latest_nps.filter(|nps| *nps <= settings.low_nps) {
+        signals.push(format!("latest NPS {nps} (detractor)"));
+    }
+    // Contact frequency falling below the customer's own baseline: the last 30 days at less
+    // than half the monthly rate of the last 90.
+    let baseline = f64::from(facts.interaction_count_90d) / 3.0;
+    if baseline >= 2.0 && f64::from(facts.interaction_count_30d) < baseline / 2.0 {
+        signals.push(format!(
+            "contact frequency falling: {} in 30 days against {:.1} a month before",
+            facts.interaction_count_30d, baseline
+        ));
+    }
+    signals
+}
+
+pub fn decide(facts: &Facts, settings: &Settings) -> Verdict {
+    let dims = dimensions(facts, settings);
+    let score = (0.4 * dims.value + 0.2 * (dims.activity + dims.growth + dims.closeness)) * 100.0;
+    let score = score.round() / 100.0;
+    let value_reason = format!(
+        "orders {} over 365 days ({} orders), value score {:.0}",
+        amount(facts.order_value_365d),
+        facts.order_count_365d,
+        dims.value
+    );
+    let signals = churn_signals(facts, settings);
+    let at_risk = signals.len() >= 2 || (!signals.is_empty() && dims.value >= 50.0);
+    let (tier, mut reasons) = if at_risk {
+        ("churn-risk", signals)
+    } else if facts.order_value_365d >= settings.high_value_order_value {
+        (
+            "high-value",
+            vec![format!(
+                "orders {} over 365 days, at least {}",
+                amount(facts.order_value_365d),
+                amount(settings.high_value_order_value)
+            )],
+        )
+    } else if facts.order_value_365d >= settings.potential_min_order_value
+        && dims.growth_ratio >= settings.potential_growth_ratio
+    {
+        (
+            "potential",
+            vec![format!(
+                "orders growing: last 90 days at {:.1}× the yearly rate",
+                dims.growth_ratio
+            )],
+        )
+    } else if facts.lifecycle_stage == "prospect" && facts.interaction_count_90d >= 3 {
+        (
+            "potential",
+            vec![format!(
+                "prospect in active talks: {} interactions in 90 days",
+                facts.interaction_count_90d
+            )],
+        )
+    } else {
+        ("regular", Vec::new())
+    };
+    reasons.push(value_reason);
+    reasons.push(format!(
+        "activity {:.0}, growth {:.0}, closeness {:.0}",
+        dims.activity, dims.growth, dims.closeness
+    ));
+    Verdict {
+        tier,
+        score,
+        reasons,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts() -> Facts {
+        Facts {
+            lifecycle_stage: "customer".into(),
+            tenure_days: 700,
+            days_since_last_contact: Some(10),
+            interaction_count_30d: 1,
+            interaction_count_90d: 3,
+            ..Facts::default()
+        }
+    }
+
+    #[test]
+    fn each_tier_for_its_reason() {
+        let settings = Settings::default();
+        let big = Facts {
+            order_value_365d: 1_200_000.0,
+            order_value_90d: 300_000.0,
+            order_count_365d: 12,
+            days_since_last_order: Some(20),
+            ..facts()
+        };
+        let verdict = decide(&big, &settings);
+        assert_eq!(verdict.tier, "high-value");
+        assert_eq!(
+            verdict.reasons[0],
+            "orders 1,200,000 over 365 days, at least 1,000,000"
+        );
+        let silent_big = Facts {
+            days_since_last_contact: Some(41 + 60),
+            ..big.clone()
+        };
+        assert_eq!(decide(&silent_big, &settings).tier, "churn-risk");
+        let growing = Facts {
+            order_value_365d: 100_000.0,
+            order_value_90d: 80_000.0,
+            order_count_365d: 3,
+            ..facts()
+        };
+        assert_eq!(decide(&growing, &settings).tier, "potential");
+        let small = Facts {
+            order_value_365d: 50_000.0,
+            order_value_90d: 12_500.0,
+            ..facts()
+        };
+        assert_eq!(decide(&small, &settings).tier, "regular");
+        let unhappy = Facts {
+            latest_csat: Some(1.0),
+            open_complaints: 1,
+            ..small
+        };
+        let verdict = decide(&unhappy, &settings);
+        assert_eq!(verdict.tier, "churn-risk");
+        assert!(verdict.reasons.iter().any(|r| r == "latest CSAT 1"));
+    }
+
+    #[test]
+    fn settings_are_read_and_bad_ones_named() {
+        let settings = Settings::read(|key| (key == "silent_days").then(|| "30".into())).unwrap();
+        assert_eq!(settings.silent_days, 30);
+        let error = Settings::read(|key| (key == "low_nps").then(|| "high".into())).unwrap_err();
+        assert!(error.contains("low_nps"));
+    }
+}
