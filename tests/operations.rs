@@ -78,6 +78,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/api/v1/departments/{id}"),
     ("get", "/api/v1/audit"),
     ("post", "/api/v1/handovers"),
+    ("get", "/api/v1/customers/{id}/tier-history"),
+    ("post", "/api/v1/tenant/tiering/runs"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -29,6 +29,8 @@ mod m20261123_000019_alter_users;
 mod m20261123_000020_alter_tenants;
 mod m20261123_000021_create_audit_entries;
 mod m20261123_000022_alter_api_tokens;
+mod m20261123_000023_create_tier_history;
+mod m20261123_000024_create_events;
 
 pub struct Migrator;
 
@@ -58,6 +60,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000020_alter_tenants::Migration),
             Box::new(m20261123_000021_create_audit_entries::Migration),
             Box::new(m20261123_000022_alter_api_tokens::Migration),
+            Box::new(m20261123_000023_create_tier_history::Migration),
+            Box::new(m20261123_000024_create_events::Migration),
         ]
     }
 }

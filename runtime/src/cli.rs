@@ -77,6 +77,26 @@ enum Command {
         #[command(subcommand)]
         action: PluginAction,
     },
+    /// Tiering: re-tier customers with the tenant's tiering policy.
+    Tier {
+        #[command(subcommand)]
+        action: TierAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum TierAction {
+    /// Re-tier every customer of a tenant now, with a progress bar; prints the run's report.
+    Run {
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        /// The tiering policy; the tenant's only enabled one when absent.
+        #[arg(long)]
+        plugin: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -140,6 +160,14 @@ pub async fn main() -> ExitCode {
         }
         Command::Migrate { action, store } => migrate(action, store).await,
         Command::Plugin { action } => plugin(action).await,
+        Command::Tier {
+            action:
+                TierAction::Run {
+                    tenant,
+                    plugin,
+                    store,
+                },
+        } => tier_run(&tenant, plugin.as_deref(), store).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -249,4 +277,39 @@ async fn test_plugin(file: PathBuf, input: PathBuf) -> Result<(), String> {
         return Err("the plugin call failed (see the report above)".into());
     }
     Ok(())
+}
+
+async fn tier_run(slug: &str, plugin: Option<&str>, args: StoreArgs) -> Result<(), String> {
+    let url = server::resolve_database_url(args.database_url.as_deref(), &args.data_dir)
+        .map_err(|e| e.to_string())?;
+    let db = server::open_store(&url).await.map_err(|e| e.to_string())?;
+    let registry = server::registry(&args.data_dir).map_err(|e| e.to_string())?;
+    let tenant = store::tenants::find_by_slug(&db, slug)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no tenant {slug:?}"))?;
+    let plugin_id = crate::tiering::choose_policy(&db, &registry, tenant.id, plugin)
+        .await
+        .map_err(|e| e.to_string())?;
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {msg} [{bar:40}] {pos}/{len} customers ({per_sec}, {eta} left)",
+        )
+        .map_err(|e| e.to_string())?
+        .progress_chars("=> "),
+    );
+    bar.set_message(plugin_id.clone());
+    let report = crate::tiering::run(&db, &registry, tenant.id, &plugin_id, |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    bar.finish();
+    let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+    println!("{text}");
+    match report.error {
+        Some(error) => Err(format!("the tiering policy failed: {}", error.message)),
+        None => Ok(()),
+    }
 }

@@ -129,6 +129,14 @@ pub struct InvokeOutcome {
     pub output: Option<Value>,
 }
 
+/// What [`Registry::evaluate_tiers`] returns.
+#[derive(Debug)]
+pub struct TieringOutcome {
+    pub version: String,
+    pub run: PluginRun,
+    pub decisions: Result<Vec<crate::domain::tiering::TierDecision>, PluginError>,
+}
+
 pub struct Registry {
     engine: Mutex<Option<Arc<PluginEngine>>>,
     cache_dir: Option<std::path::PathBuf>,
@@ -433,6 +441,60 @@ impl Registry {
         self.metrics.observe(tenant_id, &run);
         let run = rows::record_run(db, tenant_id, run).await?;
         Ok(InvokeOutcome { run, output })
+    }
+
+    /// Runs the tenant's enabled tiering policy `plugin_id` on a batch through its typed export
+    /// (no JSON round trip), and records the run. Returns the version that ran, the recorded
+    /// run, and the checked decisions or the plugin's error.
+    pub async fn evaluate_tiers(
+        &self,
+        db: &impl ConnectionTrait,
+        tenant_id: Id,
+        plugin_id: &str,
+        batch: &[crate::domain::tiering::CustomerFacts],
+    ) -> RegistryResult<TieringOutcome> {
+        let row = self.tenant_row(db, tenant_id, plugin_id).await?;
+        if !row.enabled {
+            return Err(RegistryError::Conflict {
+                code: "plugin_disabled",
+                message: format!("{plugin_id} is disabled for this tenant"),
+            });
+        }
+        let (version, manifest) = rows::get_version(db, plugin_id, &row.version).await?;
+        let plugin = self.ready(db, &version).await?;
+        let AnyPlugin::Tiering(policy) = plugin.as_ref() else {
+            return Err(RegistryError::Conflict {
+                code: "not_a_tiering_policy",
+                message: format!("{plugin_id} is a {}", manifest.kind),
+            });
+        };
+        let grants = Arc::new(self.grants(&manifest, &row)?);
+        let started_at = Utc::now();
+        let invocation = policy
+            .evaluate(batch, grants, &Limits::for_kind(manifest.kind))
+            .await;
+        let (outcome, error) = match &invocation.outcome {
+            Ok(_) => ("ok".to_owned(), None),
+            Err(error) => (error.code().to_owned(), Some(error.to_string())),
+        };
+        let run = NewRun {
+            plugin_id: plugin_id.to_owned(),
+            version: row.version.clone(),
+            export: "evaluate".to_owned(),
+            started_at,
+            duration_us: invocation.duration.as_micros().min(i64::MAX as u128) as i64,
+            outcome,
+            error,
+            fuel_used: invocation.fuel_used,
+            log: serde_json::to_value(&invocation.log).unwrap_or(Value::Null),
+        };
+        self.metrics.observe(tenant_id, &run);
+        let run = rows::record_run(db, tenant_id, run).await?;
+        Ok(TieringOutcome {
+            version: row.version,
+            run,
+            decisions: invocation.outcome,
+        })
     }
 
     async fn tenant_row(

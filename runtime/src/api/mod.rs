@@ -18,6 +18,7 @@ pub mod roles;
 pub mod satisfaction;
 pub mod sessions;
 pub mod tenants;
+pub mod tiering;
 pub mod tokens;
 pub mod users;
 
@@ -103,7 +104,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(orders::router())
         .merge(interactions::router())
         .merge(satisfaction::router())
-        .merge(plugins::router());
+        .merge(plugins::router())
+        .merge(tiering::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .routes(routes!(observability::metrics))

@@ -45,3 +45,42 @@ pub struct TierDefinition {
     pub label: String,
     pub rank: u32,
 }
+
+/// One change of a customer's tier, as the history shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct TierChange {
+    pub id: Id,
+    pub customer_id: Id,
+    /// `null` for the customer's first tier.
+    pub from_tier: Option<String>,
+    pub to_tier: String,
+    pub score: f64,
+    pub reasons: Vec<String>,
+    pub plugin_id: String,
+    pub plugin_version: String,
+    pub changed_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// What one tiering run did.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct TierRunReport {
+    pub plugin_id: String,
+    pub plugin_version: String,
+    /// Customers the policy decided on.
+    pub evaluated: u64,
+    /// Of those, customers whose tier changed (each got a history row and an event).
+    pub changed: u64,
+    pub batches: u64,
+    /// `null` when every batch succeeded. A failed batch keeps its customers' previous tiers
+    /// and ends the run; batches before it are kept.
+    pub error: Option<TierRunError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct TierRunError {
+    /// The plugin's error code, e.g. `trap`, `fuel_exhausted`, `bad_output`.
+    pub code: String,
+    pub message: String,
+    /// The plugin run (see `GET /tenant/plugins/{id}/runs`) that failed.
+    pub run_id: Id,
+}

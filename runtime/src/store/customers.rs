@@ -351,6 +351,14 @@ fn filter_condition(tenant_id: Id, filter: &CustomerFilter) -> Condition {
     condition
 }
 
+/// How many customers the tenant has.
+pub async fn count(db: &impl ConnectionTrait, tenant_id: Id) -> StoreResult<u64> {
+    Ok(customer::Entity::find()
+        .filter(customer::Column::TenantId.eq(tenant_id))
+        .count(db)
+        .await?)
+}
+
 /// The customers a caller with `visibility` may reach.
 pub fn visible(tenant_id: Id, visibility: Visibility) -> Condition {
     match visibility {

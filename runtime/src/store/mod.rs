@@ -19,6 +19,7 @@ pub mod plugins;
 pub mod satisfaction;
 pub mod sessions;
 pub mod tenants;
+pub mod tiering;
 pub mod tokens;
 pub mod users;
 

@@ -1,0 +1,361 @@
+//! What tiering reads and writes: the facts of a page of customers (aggregated in a few
+//! queries per page), and the decisions written back with history and events.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+use serde_json::json;
+
+use super::entity::{
+    customer, customer_tag, event, interaction, order, satisfaction_record, tier_history,
+};
+use super::{StoreError, StoreResult};
+use crate::domain::Id;
+use crate::domain::order::OrderStatus;
+use crate::domain::tiering::{CustomerFacts, TierChange, TierDecision};
+
+/// SUMs are cast back to BIGINT because PostgreSQL widens `SUM(bigint)` to NUMERIC.
+fn sum_bigint(expr: Expr) -> Expr {
+    expr.sum().cast_as(Alias::new("BIGINT"))
+}
+
+fn days_between(then: DateTime<Utc>, now: DateTime<Utc>) -> u32 {
+    (now - then).num_days().clamp(0, i64::from(u32::MAX)) as u32
+}
+
+#[derive(Debug, FromQueryResult)]
+struct OrderTotals {
+    customer_id: Id,
+    value_90_e4: i64,
+    value_365_e4: i64,
+    count_90: i64,
+    count_365: i64,
+    last_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct InteractionTotals {
+    customer_id: Id,
+    count_30: i64,
+    count_90: i64,
+    last_at: Option<DateTime<Utc>>,
+}
+
+fn counted(column: order::Column) -> sea_orm::sea_query::SimpleExpr {
+    let excluded: Vec<&'static str> = OrderStatus::NOT_COUNTED
+        .iter()
+        .map(|s| (*s).into())
+        .collect();
+    column.is_not_in(excluded)
+}
+
+/// The facts of up to `limit` customers of the tenant after `after_id`, in id order. Order
+/// values count only orders in `currency` (the tenant's default) that were not cancelled or
+/// refunded. Complaints stay zero until tickets exist.
+pub async fn facts_page(
+    db: &impl ConnectionTrait,
+    tenant_id: Id,
+    currency: &str,
+    after_id: Id,
+    limit: u64,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<CustomerFacts>> {
+    let customers = customer::Entity::find()
+        .filter(customer::Column::TenantId.eq(tenant_id))
+        .filter(customer::Column::Id.gt(after_id))
+        .order_by_asc(customer::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?;
+    let (Some(first), Some(last)) = (customers.first(), customers.last()) else {
+        return Ok(Vec::new());
+    };
+    let (first, last) = (first.id, last.id);
+    let (orders, interactions, latest, tags) = tokio::try_join!(
+        order_totals(db, tenant_id, currency, first, last, now),
+        interaction_totals(db, tenant_id, first, last, now),
+        latest_satisfaction(db, tenant_id, first, last),
+        tags_between(db, tenant_id, first, last),
+    )?;
+    let mut orders: HashMap<Id, OrderTotals> =
+        orders.into_iter().map(|o| (o.customer_id, o)).collect();
+    let mut interactions: HashMap<Id, InteractionTotals> = interactions
+        .into_iter()
+        .map(|i| (i.customer_id, i))
+        .collect();
+    let mut tags = tags;
+    Ok(customers
+        .into_iter()
+        .map(|row| {
+            let orders = orders.remove(&row.id);
+            let interactions = interactions.remove(&row.id);
+            // Storage units are 1/10,000 of the currency unit; facts carry plain numbers.
+            let value = |e4: i64| e4 as f64 / 10_000.0;
+            let satisfaction = |kind: &str| latest.get(&(row.id, kind.to_owned())).copied();
+            CustomerFacts {
+                customer_id: row.id,
+                lifecycle_stage: row.stage,
+                tenure_days: days_between(row.created_at, now),
+                tags: tags.remove(&row.id).unwrap_or_default(),
+                custom_fields_json: row.custom_fields.to_string(),
+                order_value_90d: orders.as_ref().map_or(0.0, |o| value(o.value_90_e4)),
+                order_value_365d: orders.as_ref().map_or(0.0, |o| value(o.value_365_e4)),
+                order_count_90d: orders.as_ref().map_or(0, |o| o.count_90 as u32),
+                order_count_365d: orders.as_ref().map_or(0, |o| o.count_365 as u32),
+                days_since_last_order: orders
+                    .as_ref()
+                    .and_then(|o| o.last_at)
+                    .map(|at| days_between(at, now)),
+                interaction_count_30d: interactions.as_ref().map_or(0, |i| i.count_30 as u32),
+                interaction_count_90d: interactions.as_ref().map_or(0, |i| i.count_90 as u32),
+                days_since_last_contact: interactions
+                    .as_ref()
+                    .and_then(|i| i.last_at)
+                    .map(|at| days_between(at, now)),
+                open_complaints: 0,
+                complaints_90d: 0,
+                latest_csat: satisfaction("csat"),
+                latest_nps: satisfaction("nps"),
+                latest_ces: satisfaction("ces"),
+            }
+        })
+        .collect())
+}
+
+async fn order_totals(
+    db: &impl ConnectionTrait,
+    tenant_id: Id,
+    currency: &str,
+    first: Id,
+    last: Id,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<OrderTotals>> {
+    let since = |days: i64| Expr::col(order::Column::OrderedAt).gte(now - Duration::days(days));
+    let amount = || Expr::col(order::Column::AmountE4);
+    Ok(order::Entity::find()
+        .select_only()
+        .column(order::Column::CustomerId)
+        .column_as(
+            sum_bigint(Expr::case(since(90), amount()).finally(0).into()),
+            "value_90_e4",
+        )
+        .column_as(
+            sum_bigint(Expr::case(since(365), amount()).finally(0).into()),
+            "value_365_e4",
+        )
+        .column_as(
+            sum_bigint(Expr::case(since(90), 1).finally(0).into()),
+            "count_90",
+        )
+        .column_as(
+            sum_bigint(Expr::case(since(365), 1).finally(0).into()),
+            "count_365",
+        )
+        .column_as(Expr::col(order::Column::OrderedAt).max(), "last_at")
+        .filter(order::Column::TenantId.eq(tenant_id))
+        .filter(order::Column::CustomerId.between(first, last))
+        .filter(order::Column::Currency.eq(currency))
+        .filter(counted(order::Column::Status))
+        .group_by(order::Column::CustomerId)
+        .into_model::<OrderTotals>()
+        .all(db)
+        .await?)
+}
+
+async fn interaction_totals(
+    db: &impl ConnectionTrait,
+    tenant_id: Id,
+    first: Id,
+    last: Id,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<InteractionTotals>> {
+    let since =
+        |days: i64| Expr::col(interaction::Column::OccurredAt).gte(now - Duration::days(days));
+    Ok(interaction::Entity::find()
+        .select_only()
+        .column(interaction::Column::CustomerId)
+        .column_as(
+            sum_bigint(Expr::case(since(30), 1).finally(0).into()),
+            "count_30",
+        )
+        .column_as(
+            sum_bigint(Expr::case(since(90), 1).finally(0).into()),
+            "count_90",
+        )
+        .column_as(Expr::col(interaction::Column::OccurredAt).max(), "last_at")
+        .filter(interaction::Column::TenantId.eq(tenant_id))
+        .filter(interaction::Column::CustomerId.between(first, last))
+        .group_by(interaction::Column::CustomerId)
+        .into_model::<InteractionTotals>()
+        .all(db)
+        .await?)
+}
+
+/// The latest value of each satisfaction kind per customer.
+async fn latest_satisfaction(
+    db: &impl ConnectionTrait,
+    tenant_id: Id,
+    first: Id,
+    last: Id,
+) -> StoreResult<HashMap<(Id, String), f64>> {
+    let rows = satisfaction_record::Entity::find()
+        .filter(satisfaction_record::Column::TenantId.eq(tenant_id))
+        .filter(satisfaction_record::Column::CustomerId.between(first, last))
+        .order_by_desc(satisfaction_record::Column::RecordedAt)
+        .order_by_desc(satisfaction_record::Column::Id)
+        .all(db)
+        .await?;
+    let mut latest = HashMap::new();
+    for row in rows {
+        latest
+            .entry((row.customer_id, row.kind.clone()))
+            .or_insert(row.value);
+    }
+    Ok(latest)
+}
+
+async fn tags_between(
+    db: &impl ConnectionTrait,
+    tenant_id: Id,
+    first: Id,
+    last: Id,
+) -> StoreResult<HashMap<Id, Vec<String>>> {
+    let mut tags: HashMap<Id, Vec<String>> = HashMap::new();
+    for row in customer_tag::Entity::find()
+        .filter(customer_tag::Column::TenantId.eq(tenant_id))
+        .filter(customer_tag::Column::CustomerId.between(first, last))
+        .order_by_asc(customer_tag::Column::Tag)
+        .all(db)
+        .await?
+    {
+        tags.entry(row.customer_id).or_default().push(row.tag);
+    }
+    Ok(tags)
+}
+
+/// Writes a batch of decisions: every customer gets its tier, score, reasons and evaluation
+/// time; a customer whose tier changed also gets a history row and a `customer.tier_changed`
+/// event. Returns how many changed. Run it in one transaction per batch.
+pub async fn apply(
+    db: &impl ConnectionTrait,
+    tenant_id: Id,
+    decisions: &[TierDecision],
+    plugin: (&str, &str),
+    now: DateTime<Utc>,
+) -> StoreResult<u64> {
+    let ids: Vec<Id> = decisions.iter().map(|d| d.customer_id).collect();
+    let current: HashMap<Id, Option<String>> = customer::Entity::find()
+        .select_only()
+        .column(customer::Column::Id)
+        .column(customer::Column::Tier)
+        .filter(customer::Column::TenantId.eq(tenant_id))
+        .filter(customer::Column::Id.is_in(ids))
+        .into_tuple::<(Id, Option<String>)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    let mut changed = 0;
+    for decision in decisions {
+        let Some(previous) = current.get(&decision.customer_id) else {
+            continue; // deleted since its facts were read
+        };
+        customer::Entity::update_many()
+            .col_expr(customer::Column::Tier, Expr::value(decision.tier.clone()))
+            .col_expr(customer::Column::TierScore, Expr::value(decision.score))
+            .col_expr(
+                customer::Column::TierReasons,
+                Expr::value(json!(decision.reasons)),
+            )
+            .col_expr(customer::Column::TierEvaluatedAt, Expr::value(now))
+            .filter(customer::Column::Id.eq(decision.customer_id))
+            .exec(db)
+            .await?;
+        if previous.as_deref() == Some(decision.tier.as_str()) {
+            continue;
+        }
+        changed += 1;
+        record_change(db, tenant_id, previous.clone(), decision, plugin, now).await?;
+    }
+    Ok(changed)
+}
+
+async fn record_change(
+    db: &impl ConnectionTrait,
+    tenant_id: Id,
+    from_tier: Option<String>,
+    decision: &TierDecision,
+    (plugin_id, plugin_version): (&str, &str),
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    tier_history::ActiveModel {
+        tenant_id: Set(tenant_id),
+        customer_id: Set(decision.customer_id),
+        from_tier: Set(from_tier.clone()),
+        to_tier: Set(decision.tier.clone()),
+        score: Set(decision.score),
+        reasons: Set(json!(decision.reasons).to_string()),
+        plugin_id: Set(plugin_id.to_owned()),
+        plugin_version: Set(plugin_version.to_owned()),
+        changed_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    let payload = json!({
+        "customer_id": decision.customer_id,
+        "from_tier": from_tier,
+        "to_tier": decision.tier,
+        "score": decision.score,
+        "reasons": decision.reasons,
+        "plugin_id": plugin_id,
+        "plugin_version": plugin_version,
+    });
+    event::ActiveModel {
+        tenant_id: Set(tenant_id),
+        kind: Set("customer.tier_changed".to_owned()),
+        subject_id: Set(Some(decision.customer_id.to_string())),
+        payload: Set(payload.to_string()),
+        occurred_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// A customer's tier changes, newest first.
+pub async fn history(
+    db: &impl ConnectionTrait,
+    tenant_id: Id,
+    customer_id: Id,
+) -> StoreResult<Vec<TierChange>> {
+    tier_history::Entity::find()
+        .filter(tier_history::Column::TenantId.eq(tenant_id))
+        .filter(tier_history::Column::CustomerId.eq(customer_id))
+        .order_by_desc(tier_history::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| {
+            let reasons = serde_json::from_str(&row.reasons)
+                .map_err(|_| StoreError::Corrupt(format!("tier_history.reasons of {}", row.id)))?;
+            Ok(TierChange {
+                id: row.id,
+                customer_id: row.customer_id,
+                from_tier: row.from_tier,
+                to_tier: row.to_tier,
+                score: row.score,
+                reasons,
+                plugin_id: row.plugin_id,
+                plugin_version: row.plugin_version,
+                changed_at: row.changed_at,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,108 @@
+//! The tier job: reads customers' facts page by page, runs the tenant's tiering policy on each
+//! page through the plugin host, and writes the decisions back (tier, score, reasons; history
+//! and a `customer.tier_changed` event only when the tier changes).
+//!
+//! Each page is one plugin call and one write transaction. A failing call ends the run with
+//! the plugin's error: that page's customers keep their previous tiers, pages before it stay
+//! written, and the failure is in the report and the plugin run log.
+
+use chrono::Utc;
+use sea_orm::DatabaseConnection;
+
+use crate::domain::Id;
+use crate::domain::plugin::PluginKind;
+use crate::domain::tiering::{TierRunError, TierRunReport};
+use crate::registry::{Registry, RegistryError, RegistryResult};
+use crate::store::{begin_write, commit, customers, tenants, tiering};
+
+/// Customers per plugin call.
+pub const BATCH: u64 = 500;
+
+/// The tiering policy to run: `requested`, which must be an enabled tiering plugin of the
+/// tenant, or else the tenant's only enabled one.
+pub async fn choose_policy(
+    db: &DatabaseConnection,
+    registry: &Registry,
+    tenant_id: Id,
+    requested: Option<&str>,
+) -> RegistryResult<String> {
+    let enabled: Vec<String> = registry
+        .tenant_plugins(db, tenant_id)
+        .await?
+        .into_iter()
+        .filter(|p| p.enabled && p.kind == PluginKind::TieringPolicy)
+        .map(|p| p.plugin_id)
+        .collect();
+    match (requested, enabled.as_slice()) {
+        (Some(id), _) if enabled.iter().any(|e| e == id) => Ok(id.to_owned()),
+        (Some(id), _) => Err(RegistryError::Conflict {
+            code: "no_tiering_policy",
+            message: format!("{id} is not an enabled tiering policy of this tenant"),
+        }),
+        (None, [only]) => Ok(only.clone()),
+        (None, []) => Err(RegistryError::Conflict {
+            code: "no_tiering_policy",
+            message: "the tenant has no enabled tiering policy; enable one first".to_owned(),
+        }),
+        (None, several) => Err(RegistryError::Conflict {
+            code: "tiering_policy_ambiguous",
+            message: format!(
+                "several tiering policies are enabled ({}); name one",
+                several.join(", ")
+            ),
+        }),
+    }
+}
+
+/// Re-tiers every customer of the tenant with `plugin_id`; `progress(done, total)` is called
+/// after each page.
+pub async fn run(
+    db: &DatabaseConnection,
+    registry: &Registry,
+    tenant_id: Id,
+    plugin_id: &str,
+    mut progress: impl FnMut(u64, u64),
+) -> RegistryResult<TierRunReport> {
+    let tenant = tenants::get(db, tenant_id).await?;
+    let total = customers::count(db, tenant_id).await?;
+    let now = Utc::now();
+    let mut report = TierRunReport {
+        plugin_id: plugin_id.to_owned(),
+        plugin_version: String::new(),
+        evaluated: 0,
+        changed: 0,
+        batches: 0,
+        error: None,
+    };
+    let mut after = 0;
+    loop {
+        let facts =
+            tiering::facts_page(db, tenant_id, &tenant.default_currency, after, BATCH, now).await?;
+        let Some(last) = facts.last() else { break };
+        after = last.customer_id;
+        let outcome = registry
+            .evaluate_tiers(db, tenant_id, plugin_id, &facts)
+            .await?;
+        report.plugin_version = outcome.version.clone();
+        report.batches += 1;
+        let decisions = match outcome.decisions {
+            Ok(decisions) => decisions,
+            Err(error) => {
+                tracing::warn!(tenant_id, plugin_id, %error, "tiering policy failed; run stopped");
+                report.error = Some(TierRunError {
+                    code: error.code().to_owned(),
+                    message: error.to_string(),
+                    run_id: outcome.run.id,
+                });
+                break;
+            }
+        };
+        let tx = begin_write(db).await?;
+        let plugin = (plugin_id, outcome.version.as_str());
+        report.changed += tiering::apply(&tx, tenant_id, &decisions, plugin, now).await?;
+        commit(tx).await?;
+        report.evaluated += decisions.len() as u64;
+        progress(report.evaluated, total);
+    }
+    Ok(report)
+}
