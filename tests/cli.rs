@@ -291,3 +291,101 @@ fn plugin_install_and_local_test() {
     let report: Value = rapport_tests::serde_json::from_str(&stdout).unwrap();
     assert_eq!(report["error"]["code"], "plugin_error", "{report}");
 }
+
+/// Sets up, in the data directory's store, a tenant with one customer and the value-tiering
+/// policy enabled; returns the tenant's and the customer's ids.
+async fn tenant_with_policy(data: &Path) -> (i64, i64) {
+    use rapport::domain::identity::{TenantFields, UserInput};
+    use rapport::domain::order::OrderInput;
+    let url = rapport::store::sqlite_url(data);
+    let db = rapport::server::open_store(&url).await.unwrap();
+    let fields = TenantFields {
+        slug: "cli-tiers".into(),
+        name: "CLI tiers".into(),
+        default_region: "CN".into(),
+        default_currency: "CNY".into(),
+        custom_field_schema: None,
+    };
+    let admin = UserInput {
+        email: "admin@cli.test".into(),
+        display_name: "Admin".into(),
+        role: None,
+        department_id: None,
+    };
+    let (tenant, _, _) = rapport::store::tenants::create_with_admin(&db, fields, admin)
+        .await
+        .unwrap();
+    let customer: rapport::domain::customer::CustomerInput = rapport_tests::serde_json::from_value(
+        rapport_tests::serde_json::json!({"code": "CLI1", "name": "Big", "kind": "company"}),
+    )
+    .unwrap();
+    let customer =
+        rapport::store::customers::create(&db, tenant.id, customer.validate(None).unwrap())
+            .await
+            .unwrap();
+    let order: OrderInput =
+        rapport_tests::serde_json::from_value(rapport_tests::serde_json::json!({
+            "amount": {"amount": "3000000", "currency": "CNY"},
+            "ordered_at": (chrono::Utc::now() - chrono::Duration::days(3)).to_rfc3339(),
+        }))
+        .unwrap();
+    rapport::store::orders::create(&db, tenant.id, customer.id, order.validate().unwrap())
+        .await
+        .unwrap();
+    let registry = rapport::server::registry(data).unwrap();
+    let enable = rapport::domain::plugin::EnablePlugin {
+        version: "1.0.0".into(),
+        config: Default::default(),
+        granted_hosts: Vec::new(),
+    };
+    registry
+        .enable(&db, tenant.id, "rapport.value-tiering", enable)
+        .await
+        .unwrap();
+    (tenant.id, customer.id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tier_run_re_tiers_a_tenant_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let component = dir.path().join("value-tiering.wasm");
+    std::fs::write(&component, rapport_tests::plugin_component("value-tiering")).unwrap();
+    let data = dir.path().join("data");
+    let (ok, _, stderr) = plugin(&[
+        "install".as_ref(),
+        component.as_os_str(),
+        "--data-dir".as_ref(),
+        data.as_os_str(),
+    ]);
+    assert!(ok, "{stderr}");
+    let (tenant, customer) = tenant_with_policy(&data).await;
+    let run = |tenant: &str| {
+        Command::new(RAPPORT)
+            .args(["tier", "run", "--tenant", tenant, "--data-dir"])
+            .arg(&data)
+            .env_remove("RAPPORT_DATABASE_URL")
+            .env_remove("RAPPORT_SECRET_KEY")
+            .output()
+            .expect("run rapport tier run")
+    };
+    let output = run("cli-tiers");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = rapport_tests::serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["evaluated"], 1, "{report}");
+    assert_eq!(report["changed"], 1, "{report}");
+    let db = rapport::server::open_store(&rapport::store::sqlite_url(&data))
+        .await
+        .unwrap();
+    let history = rapport::store::tiering::history(&db, tenant, customer)
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].to_tier, "high-value");
+    let output = run("nobody");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no tenant \"nobody\""));
+}
