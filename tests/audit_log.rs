@@ -62,6 +62,18 @@ async fn changes_sign_ins_and_grants_are_logged_with_sensitive_values_masked() {
         let actions: Vec<&str> = sign_ins["items"].as_array().unwrap().iter().map(|i| i["action"].as_str().unwrap()).collect();
         assert_eq!(actions, ["login", "login_failed"]);
 
+        let (status, _) = server.patch("/api/v1/tenant", &tenant.token, json!({"name": "Audited Ltd"})).await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, settings) = server.get("/api/v1/audit?entity=tenant", &tenant.token).await;
+        assert_eq!(settings["items"][0]["changes"]["name"], json!({"before": "Tenant audited", "after": "Audited Ltd"}));
+        let (_, issued) = server.post("/api/v1/tokens", &rep_token, json!({"name": "integration"})).await;
+        let token_id = id(&issued["token"]);
+        let (status, _) = server.delete(&format!("/api/v1/tokens/{token_id}"), &rep_token).await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, tokens) = server.get(&format!("/api/v1/audit?entity=token&entity_id={token_id}"), &tenant.token).await;
+        let actions: Vec<&str> = tokens["items"].as_array().unwrap().iter().map(|i| i["action"].as_str().unwrap()).collect();
+        assert_eq!(actions, ["revoke", "create"]);
+
         let (_, page) = server.get("/api/v1/audit?limit=2", &tenant.token).await;
         let cursor = page["next_cursor"].as_str().unwrap();
         let (_, next) = server.get(&format!("/api/v1/audit?limit=2&cursor={cursor}"), &tenant.token).await;

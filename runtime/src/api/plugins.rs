@@ -7,12 +7,13 @@ use axum::http::StatusCode;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
+use super::audit;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::domain::ValidationErrors;
@@ -22,6 +23,7 @@ use crate::domain::plugin::{
     UpgradePlugin,
 };
 use crate::store::plugins as rows;
+use crate::store::{begin_write, commit};
 
 /// Components are bigger than ordinary bodies; base64 adds a third.
 const MAX_INSTALL_BODY_BYTES: usize = 64 << 20;
@@ -151,12 +153,25 @@ async fn enable_tenant_plugin(
     ApiPath(plugin_id): ApiPath<String>,
     ApiJson(input): ApiJson<EnablePlugin>,
 ) -> ApiResult<Json<TenantPlugin>> {
-    Ok(Json(
-        state
-            .registry
-            .enable(&state.db, principal.tenant_id, &plugin_id, input)
-            .await?,
-    ))
+    let tx = begin_write(&state.db).await?;
+    let keys: Vec<String> = input.config.keys().cloned().collect();
+    let view = state
+        .registry
+        .enable(&tx, principal.tenant_id, &plugin_id, input)
+        .await?;
+    let details =
+        json!({"version": view.version, "config_keys": keys, "granted_hosts": view.granted_hosts});
+    audit::record_action(
+        &tx,
+        &principal,
+        "enable",
+        "tenant_plugin",
+        &plugin_id,
+        details,
+    )
+    .await?;
+    commit(tx).await?;
+    Ok(Json(view))
 }
 
 /// Move the plugin to another installed version, keeping its configuration (tenant admin).
@@ -169,12 +184,23 @@ async fn upgrade_tenant_plugin(
     ApiPath(plugin_id): ApiPath<String>,
     ApiJson(input): ApiJson<UpgradePlugin>,
 ) -> ApiResult<Json<TenantPlugin>> {
-    Ok(Json(
-        state
-            .registry
-            .upgrade(&state.db, principal.tenant_id, &plugin_id, &input.version)
-            .await?,
-    ))
+    let tx = begin_write(&state.db).await?;
+    let view = state
+        .registry
+        .upgrade(&tx, principal.tenant_id, &plugin_id, &input.version)
+        .await?;
+    let details = json!({"version": view.version, "enabled": view.enabled});
+    audit::record_action(
+        &tx,
+        &principal,
+        "upgrade",
+        "tenant_plugin",
+        &plugin_id,
+        details,
+    )
+    .await?;
+    commit(tx).await?;
+    Ok(Json(view))
 }
 
 /// Return to the version before the last upgrade (tenant admin).
@@ -186,12 +212,23 @@ async fn rollback_tenant_plugin(
     principal: Principal,
     ApiPath(plugin_id): ApiPath<String>,
 ) -> ApiResult<Json<TenantPlugin>> {
-    Ok(Json(
-        state
-            .registry
-            .rollback(&state.db, principal.tenant_id, &plugin_id)
-            .await?,
-    ))
+    let tx = begin_write(&state.db).await?;
+    let view = state
+        .registry
+        .rollback(&tx, principal.tenant_id, &plugin_id)
+        .await?;
+    let details = json!({"version": view.version, "enabled": view.enabled});
+    audit::record_action(
+        &tx,
+        &principal,
+        "rollback",
+        "tenant_plugin",
+        &plugin_id,
+        details,
+    )
+    .await?;
+    commit(tx).await?;
+    Ok(Json(view))
 }
 
 /// Turn the plugin off; its configuration is kept (tenant admin).
@@ -203,12 +240,23 @@ async fn disable_tenant_plugin(
     principal: Principal,
     ApiPath(plugin_id): ApiPath<String>,
 ) -> ApiResult<Json<TenantPlugin>> {
-    Ok(Json(
-        state
-            .registry
-            .disable(&state.db, principal.tenant_id, &plugin_id)
-            .await?,
-    ))
+    let tx = begin_write(&state.db).await?;
+    let view = state
+        .registry
+        .disable(&tx, principal.tenant_id, &plugin_id)
+        .await?;
+    let details = json!({"version": view.version, "enabled": view.enabled});
+    audit::record_action(
+        &tx,
+        &principal,
+        "disable",
+        "tenant_plugin",
+        &plugin_id,
+        details,
+    )
+    .await?;
+    commit(tx).await?;
+    Ok(Json(view))
 }
 
 #[derive(Serialize, ToSchema)]

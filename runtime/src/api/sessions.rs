@@ -166,7 +166,10 @@ async fn set_user_password(
     ApiJson(input): ApiJson<PasswordInput>,
 ) -> ApiResult<StatusCode> {
     let input = input.validate()?;
-    store_password(&state, principal.tenant_id, id, input.new_password).await
+    let answer = store_password(&state, principal.tenant_id, id, input.new_password).await?;
+    let entry = NewAuditEntry::new(Some(principal.user_id), "password_reset", "user").on(id);
+    audit::record(&state, principal.tenant_id, entry).await;
+    Ok(answer)
 }
 
 async fn store_password(

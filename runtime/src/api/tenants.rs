@@ -9,6 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
+use super::audit;
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath};
 use crate::domain::Id;
@@ -16,6 +17,7 @@ use crate::domain::identity::{
     IssuedToken, Principal, Tenant, TenantInput, TenantSettingsPatch, User,
 };
 use crate::store::tenants;
+use crate::store::{begin_write, commit};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -87,7 +89,19 @@ async fn update_own_tenant(
 ) -> ApiResult<Json<Tenant>> {
     let current = tenants::get(&state.db, principal.tenant_id).await?;
     let fields = patch.apply(&current)?;
-    Ok(Json(
-        tenants::update_settings(&state.db, principal.tenant_id, fields).await?,
-    ))
+    let tx = begin_write(&state.db).await?;
+    let updated = tenants::update_settings(&tx, principal.tenant_id, fields).await?;
+    let id = principal.tenant_id;
+    audit::record_change(
+        &tx,
+        &principal,
+        "update",
+        "tenant",
+        id,
+        Some(&current),
+        Some(&updated),
+    )
+    .await?;
+    commit(tx).await?;
+    Ok(Json(updated))
 }

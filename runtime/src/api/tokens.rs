@@ -81,7 +81,10 @@ async fn revoke_token(
 ) -> ApiResult<Json<ApiToken>> {
     let principal = &access.principal;
     let owner = (!access.may("tokens", "manage")).then_some(principal.user_id);
-    Ok(Json(
-        tokens::revoke(&state.db, principal.tenant_id, id, owner).await?,
-    ))
+    let tx = begin_write(&state.db).await?;
+    let token = tokens::revoke(&tx, principal.tenant_id, id, owner).await?;
+    let details = serde_json::json!({"user_id": token.user_id});
+    audit::record_action(&tx, principal, "revoke", "token", id, details).await?;
+    commit(tx).await?;
+    Ok(Json(token))
 }
