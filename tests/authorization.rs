@@ -16,6 +16,7 @@ const SCOPED: &[&str] = &[
     "contacts",
     "orders",
     "interactions",
+    "tasks",
     "satisfaction",
 ];
 const ROLES: &[&str] = &[
@@ -50,6 +51,8 @@ struct Records {
     order: i64,
     interaction: i64,
     satisfaction: i64,
+    /// A follow-up task on the customer, assigned to its owner.
+    task: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -112,6 +115,14 @@ async fn records(server: &TestServer, token: &str, code: &str, owner: i64) -> Re
         json!({"kind": "csat", "value": 4}),
     )
     .await;
+    let task = create(
+        server,
+        token,
+        "/api/v1/tasks",
+        json!({"title": "Quarterly review",
+        "customer_id": customer, "assignee_id": owner, "due_at": "2026-12-01T09:00:00Z"}),
+    )
+    .await;
     Records {
         code: code.to_owned(),
         customer,
@@ -119,6 +130,7 @@ async fn records(server: &TestServer, token: &str, code: &str, owner: i64) -> Re
         order,
         interaction,
         satisfaction,
+        task,
     }
 }
 
@@ -316,6 +328,7 @@ fn fill(world: &World, caller: &Caller, path: &str, target: Option<Target>) -> S
         "orders" => record(|r| r.order),
         "interactions" => record(|r| r.interaction),
         "satisfaction" => record(|r| r.satisfaction),
+        "tasks" => record(|r| r.task),
         "users" => world.bystander.to_string(),
         "departments" => world.sales.to_string(),
         "tenants" => world.a.id.to_string(),
@@ -353,6 +366,8 @@ fn body(world: &World, caller: &Caller, method: &Method, path: &str) -> Option<V
         ("PATCH", "/api/v1/interactions/{id}") => json!({"summary": "Follow-up (edited)"}),
         ("POST", p) if p.ends_with("/satisfaction") => json!({"kind": "nps", "value": 9}),
         ("PATCH", "/api/v1/satisfaction/{id}") => json!({"value": 5}),
+        ("POST", "/api/v1/tasks") => json!({"title": "Call back", "due_at": now}),
+        ("PATCH", "/api/v1/tasks/{id}") => json!({"priority": "high"}),
         ("POST", "/api/v1/users") => {
             json!({"email": format!("{}@a.test", world.unique("u")), "display_name": "U"})
         }

@@ -80,6 +80,11 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/handovers"),
     ("get", "/api/v1/customers/{id}/tier-history"),
     ("post", "/api/v1/tenant/tiering/runs"),
+    ("get", "/api/v1/tasks"),
+    ("post", "/api/v1/tasks"),
+    ("get", "/api/v1/tasks/{id}"),
+    ("patch", "/api/v1/tasks/{id}"),
+    ("delete", "/api/v1/tasks/{id}"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -31,6 +31,7 @@ mod m20261123_000021_create_audit_entries;
 mod m20261123_000022_alter_api_tokens;
 mod m20261123_000023_create_tier_history;
 mod m20261123_000024_create_events;
+mod m20261123_000025_create_tasks;
 
 pub struct Migrator;
 
@@ -62,6 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000022_alter_api_tokens::Migration),
             Box::new(m20261123_000023_create_tier_history::Migration),
             Box::new(m20261123_000024_create_events::Migration),
+            Box::new(m20261123_000025_create_tasks::Migration),
         ]
     }
 }

@@ -17,6 +17,7 @@ pub mod plugins;
 pub mod roles;
 pub mod satisfaction;
 pub mod sessions;
+pub mod tasks;
 pub mod tenants;
 pub mod tiering;
 pub mod tokens;
@@ -105,7 +106,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(interactions::router())
         .merge(satisfaction::router())
         .merge(plugins::router())
-        .merge(tiering::router());
+        .merge(tiering::router())
+        .merge(tasks::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .routes(routes!(observability::metrics))

@@ -85,6 +85,7 @@ pub const RESOURCES: &[Resource] = &[
     resource("orders", CRUD, true, false),
     resource("interactions", CRUD, true, false),
     resource("satisfaction", CRUD, true, false),
+    resource("tasks", CRUD, true, false),
     resource(
         SensitiveField::ContactPhone.resource(),
         READ_WRITE,
@@ -558,6 +559,7 @@ fn manager_grants() -> Vec<String> {
         Some("team"),
     ));
     grants.extend(grants_on(CHILDREN, CRUD, Some("team")));
+    grants.extend(grants_on(&["tasks"], CRUD, Some("team")));
     grants.extend(field_grants(&all_fields(), READ_WRITE));
     grants
 }
@@ -570,6 +572,7 @@ fn account_manager_grants() -> Vec<String> {
         Some("own"),
     ));
     grants.extend(grants_on(CHILDREN, CRUD, Some("own")));
+    grants.extend(grants_on(&["tasks"], CRUD, Some("own")));
     grants.extend(field_grants(&all_fields(), READ_WRITE));
     grants
 }
@@ -586,6 +589,11 @@ fn service_agent_grants() -> Vec<String> {
         &["read", "create", "update"],
         Some("all"),
     ));
+    grants.extend(grants_on(
+        &["tasks"],
+        &["read", "create", "update"],
+        Some("own"),
+    ));
     grants.extend(field_grants(&[SensitiveField::ContactPhone], &["read"]));
     grants
 }
@@ -594,6 +602,7 @@ fn viewer_grants() -> Vec<String> {
     let mut grants = directory_reads();
     grants.extend(grants_on(&["customers"], &["read"], Some("all")));
     grants.extend(grants_on(CHILDREN, &["read"], Some("all")));
+    grants.extend(grants_on(&["tasks"], &["read"], Some("all")));
     grants
 }
 

@@ -20,6 +20,7 @@ pub mod page;
 pub mod plugin;
 pub mod satisfaction;
 pub mod survey_delivery;
+pub mod task;
 pub mod tiering;
 pub mod validation;
 

@@ -18,6 +18,7 @@ pub mod orders;
 pub mod plugins;
 pub mod satisfaction;
 pub mod sessions;
+pub mod tasks;
 pub mod tenants;
 pub mod tiering;
 pub mod tokens;

@@ -16,6 +16,7 @@ pub mod plugin_run;
 pub mod plugin_version;
 pub mod role;
 pub mod satisfaction_record;
+pub mod task;
 pub mod tenant;
 pub mod tenant_plugin;
 pub mod tier_history;
