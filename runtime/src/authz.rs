@@ -1,16 +1,22 @@
 //! Authorization with casbin: RBAC with domains, one domain per tenant.
 //!
-//! Each tenant gets its own cached enforcer, loaded with only that tenant's policy lines, so a
-//! check never scans other tenants' rules. A loaded enforcer remembers the tenant's
+//! Each tenant gets its own enforcer, loaded with only that tenant's policy lines, so a check
+//! never scans other tenants' rules. A check asks casbin once per user for the user's implicit
+//! permissions in the tenant (roles resolved by casbin's role manager, with domains) and keeps
+//! them as a set for the life of the loaded policy: later checks are a hash lookup, where
+//! casbin's matcher would evaluate every policy line in rhai (milliseconds at 10k lines, see
+//! `tests/benches/authorization.rs`). For this model, whose matcher is plain equality on
+//! `(tenant, resource, action)` after role resolution, both give the same decisions; the
+//! benchmark checks that they agree before measuring. A loaded enforcer remembers the tenant's
 //! `authz_revision`; every request reads the current revision (one primary-key read) and a
 //! changed revision makes this replica load the tenant's policy again. Any replica sharing the
 //! database therefore applies a role or grant change on its next request; nothing needs a
 //! message bus.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
-use casbin::{CachedApi, CachedEnforcer, CoreApi, DefaultCache, DefaultModel, Filter};
+use casbin::{CoreApi, DefaultModel, Enforcer, Filter, RbacApi};
 use sea_orm::DatabaseConnection;
 
 use crate::domain::Id;
@@ -37,10 +43,6 @@ e = some(where (p.eft == allow))
 m = g(r.sub, p.sub, r.dom) && r.dom == p.dom && r.obj == p.obj && r.act == p.act
 "#;
 
-/// Decisions remembered per tenant enforcer; enough for every user of a large tenant to keep
-/// their usual checks warm.
-const DECISION_CACHE_ENTRIES: usize = 100_000;
-
 #[derive(Debug, thiserror::Error)]
 pub enum AuthzError {
     #[error(transparent)]
@@ -49,12 +51,17 @@ pub enum AuthzError {
     Casbin(#[from] casbin::Error),
 }
 
+/// A user's permissions: resource → actions (scoped actions carry their scope).
+type Grants = HashMap<String, HashSet<String>>;
+
 /// The loaded policy of one tenant.
 pub struct TenantPolicy {
     tenant_id: Id,
     domain: String,
     revision: i64,
-    enforcer: CachedEnforcer,
+    enforcer: Enforcer,
+    /// Each user's permissions, resolved by casbin on first use.
+    grants: RwLock<HashMap<Id, Arc<Grants>>>,
 }
 
 impl std::fmt::Debug for TenantPolicy {
@@ -74,8 +81,7 @@ impl TenantPolicy {
         revision: i64,
     ) -> Result<TenantPolicy, AuthzError> {
         let model = DefaultModel::from_str(MODEL).await?;
-        let mut enforcer = CachedEnforcer::new_raw(model, SeaOrmAdapter::new(db.clone())).await?;
-        enforcer.set_cache(Box::new(DefaultCache::new(DECISION_CACHE_ENTRIES)));
+        let mut enforcer = Enforcer::new_raw(model, SeaOrmAdapter::new(db.clone())).await?;
         let domain = access::domain(tenant_id);
         enforcer
             .load_filtered_policy(Filter {
@@ -88,6 +94,7 @@ impl TenantPolicy {
             domain,
             revision,
             enforcer,
+            grants: RwLock::default(),
         })
     }
 
@@ -97,6 +104,13 @@ impl TenantPolicy {
 
     /// Whether one of the user's roles holds `resource:action` (action including any scope).
     pub fn allows(&self, user_id: Id, resource: &str, action: &str) -> bool {
+        self.grants_of(user_id)
+            .get(resource)
+            .is_some_and(|actions| actions.contains(action))
+    }
+
+    /// The same decision through casbin's matcher, line by line; for checking [`Self::allows`].
+    pub fn enforce(&self, user_id: Id, resource: &str, action: &str) -> bool {
         let subject = access::subject(user_id);
         self.enforcer
             .enforce((subject.as_str(), self.domain.as_str(), resource, action))
@@ -104,6 +118,46 @@ impl TenantPolicy {
                 tracing::error!(%error, resource, action, "casbin enforce failed; denying");
                 false
             })
+    }
+
+    fn grants_of(&self, user_id: Id) -> Arc<Grants> {
+        let known = self
+            .grants
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&user_id)
+            .cloned();
+        if let Some(grants) = known {
+            return grants;
+        }
+        let grants = Arc::new(self.resolve(user_id));
+        self.grants
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(user_id, grants.clone());
+        grants
+    }
+
+    /// Asks casbin for every permission the user holds in the tenant through their roles; the
+    /// cost of a user's first check. Returns resource → actions.
+    pub fn resolve(&self, user_id: Id) -> HashMap<String, HashSet<String>> {
+        let subject = access::subject(user_id);
+        let mut grants = Grants::new();
+        for line in self
+            .enforcer
+            .get_implicit_permissions_for_user(&subject, Some(&self.domain))
+        {
+            // `p` lines are (role, tenant, resource, action).
+            if let [_, domain, resource, action, ..] = line.as_slice()
+                && *domain == self.domain
+            {
+                grants
+                    .entry(resource.clone())
+                    .or_default()
+                    .insert(action.clone());
+            }
+        }
+        grants
     }
 
     /// The widest scope in which the user may `action` on a scoped `resource`.
