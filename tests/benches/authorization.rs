@@ -19,7 +19,7 @@
 //!
 //! `cargo bench -p rapport-tests --bench authorization`
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use criterion::Criterion;
@@ -32,6 +32,10 @@ use sea_orm::DatabaseConnection;
 const USERS: usize = 1_000;
 const CUSTOM_ROLES: usize = 125;
 const GOAL_NS: f64 = 5_000.0;
+
+mod common;
+
+use common::{criterion_home, median_ns};
 
 fn main() {
     let started = SystemTime::now();
@@ -195,28 +199,6 @@ async fn seed(dir: &Path) -> (DatabaseConnection, i64, Vec<i64>, usize) {
         .sum::<usize>()
         + 2 * USERS;
     (db, tenant.id, user_ids, lines)
-}
-
-/// Where criterion writes its estimates: `$CRITERION_HOME`, else `<target dir>/criterion`.
-fn criterion_home() -> PathBuf {
-    if let Some(home) = std::env::var_os("CRITERION_HOME") {
-        return home.into();
-    }
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
-        .join("criterion")
-}
-
-fn median_ns(output: &Path, id: &str, since: SystemTime) -> Option<f64> {
-    let path = output.join(id).join("new/estimates.json");
-    let modified = std::fs::metadata(&path).ok()?.modified().ok()?;
-    if modified < since {
-        return None;
-    }
-    let estimates: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).ok()?).ok()?;
-    estimates["median"]["point_estimate"].as_f64()
 }
 
 fn summary(output: &Path, since: SystemTime) {

@@ -13,7 +13,7 @@
 //! Run: `cargo bench -p rapport-tests --bench plugin_calls`.
 
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -29,6 +29,10 @@ mod policy;
 const BATCH: usize = 1_000;
 const GOAL_INSTANTIATE_NS: f64 = 10_000.0;
 const GOAL_RATIO: f64 = 1.3;
+
+mod common;
+
+use common::{criterion_home, median_ns};
 
 fn main() {
     let started = SystemTime::now();
@@ -205,29 +209,6 @@ fn mix(x: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
-}
-
-/// Where criterion writes its estimates: `$CRITERION_HOME`, else `<target dir>/criterion`.
-fn criterion_home() -> PathBuf {
-    if let Some(home) = std::env::var_os("CRITERION_HOME") {
-        return home.into();
-    }
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
-        .join("criterion")
-}
-
-/// Criterion's median (ns per iteration) of benchmark `id`, if it was measured in this run.
-fn median_ns(output: &Path, id: &str, since: SystemTime) -> Option<f64> {
-    let path = output.join(id).join("new/estimates.json");
-    let modified = std::fs::metadata(&path).ok()?.modified().ok()?;
-    if modified < since {
-        return None;
-    }
-    let estimates: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).ok()?).ok()?;
-    estimates["median"]["point_estimate"].as_f64()
 }
 
 fn summary(output: &Path, since: SystemTime) {
