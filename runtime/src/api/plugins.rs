@@ -22,8 +22,9 @@ use crate::domain::plugin::{
     EnablePlugin, InvokePlugin, PluginManifest, PluginRun, PluginVersion, TenantPlugin,
     UpgradePlugin,
 };
+use crate::registry::RegistryError;
 use crate::store::plugins as rows;
-use crate::store::{begin_write, commit};
+use crate::store::{Transaction, begin_write, commit};
 
 /// Components are bigger than ordinary bodies; base64 adds a third.
 const MAX_INSTALL_BODY_BYTES: usize = 64 << 20;
@@ -184,23 +185,14 @@ async fn upgrade_tenant_plugin(
     ApiPath(plugin_id): ApiPath<String>,
     ApiJson(input): ApiJson<UpgradePlugin>,
 ) -> ApiResult<Json<TenantPlugin>> {
-    let tx = begin_write(&state.db).await?;
-    let view = state
-        .registry
-        .upgrade(&tx, principal.tenant_id, &plugin_id, &input.version)
-        .await?;
-    let details = json!({"version": view.version, "enabled": view.enabled});
-    audit::record_action(
-        &tx,
-        &principal,
-        "upgrade",
-        "tenant_plugin",
-        &plugin_id,
-        details,
-    )
-    .await?;
-    commit(tx).await?;
-    Ok(Json(view))
+    let registry = &state.registry;
+    let tenant_id = principal.tenant_id;
+    version_change(&state, &principal, "upgrade", &plugin_id, async |tx| {
+        registry
+            .upgrade(tx, tenant_id, &plugin_id, &input.version)
+            .await
+    })
+    .await
 }
 
 /// Return to the version before the last upgrade (tenant admin).
@@ -212,23 +204,12 @@ async fn rollback_tenant_plugin(
     principal: Principal,
     ApiPath(plugin_id): ApiPath<String>,
 ) -> ApiResult<Json<TenantPlugin>> {
-    let tx = begin_write(&state.db).await?;
-    let view = state
-        .registry
-        .rollback(&tx, principal.tenant_id, &plugin_id)
-        .await?;
-    let details = json!({"version": view.version, "enabled": view.enabled});
-    audit::record_action(
-        &tx,
-        &principal,
-        "rollback",
-        "tenant_plugin",
-        &plugin_id,
-        details,
-    )
-    .await?;
-    commit(tx).await?;
-    Ok(Json(view))
+    let registry = &state.registry;
+    let tenant_id = principal.tenant_id;
+    version_change(&state, &principal, "rollback", &plugin_id, async |tx| {
+        registry.rollback(tx, tenant_id, &plugin_id).await
+    })
+    .await
 }
 
 /// Turn the plugin off; its configuration is kept (tenant admin).
@@ -240,21 +221,26 @@ async fn disable_tenant_plugin(
     principal: Principal,
     ApiPath(plugin_id): ApiPath<String>,
 ) -> ApiResult<Json<TenantPlugin>> {
+    let registry = &state.registry;
+    let tenant_id = principal.tenant_id;
+    version_change(&state, &principal, "disable", &plugin_id, async |tx| {
+        registry.disable(tx, tenant_id, &plugin_id).await
+    })
+    .await
+}
+
+/// Runs an upgrade, rollback or disable and its audit entry in one transaction.
+async fn version_change(
+    state: &AppState,
+    principal: &Principal,
+    action: &'static str,
+    plugin_id: &str,
+    change: impl AsyncFnOnce(&Transaction) -> Result<TenantPlugin, RegistryError>,
+) -> ApiResult<Json<TenantPlugin>> {
     let tx = begin_write(&state.db).await?;
-    let view = state
-        .registry
-        .disable(&tx, principal.tenant_id, &plugin_id)
-        .await?;
+    let view = change(&tx).await?;
     let details = json!({"version": view.version, "enabled": view.enabled});
-    audit::record_action(
-        &tx,
-        &principal,
-        "disable",
-        "tenant_plugin",
-        &plugin_id,
-        details,
-    )
-    .await?;
+    audit::record_action(&tx, principal, action, "tenant_plugin", plugin_id, details).await?;
     commit(tx).await?;
     Ok(Json(view))
 }
