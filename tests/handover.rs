@@ -2,7 +2,7 @@
 //! checklist and an audit entry; the leaver keeps authorship but loses access.
 
 use rapport_tests::reqwest::StatusCode;
-use rapport_tests::serde_json::json;
+use rapport_tests::serde_json::{Value, json};
 use rapport_tests::{assert_error, id, on_every_backend};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -20,6 +20,12 @@ async fn a_handover_moves_customers_lists_them_and_locks_the_leaver_out() {
             .await;
         assert_eq!(status, StatusCode::CREATED);
         let interaction = id(&logged);
+        let task = |title: &str, customer: Option<i64>| {
+            json!({"title": title, "customer_id": customer, "due_at": "2026-12-15T09:00:00Z"})
+        };
+        let on_first = id(&server.post("/api/v1/tasks", &leaver_token, task("Renewal call", Some(first))).await.1);
+        let on_kept = id(&server.post("/api/v1/tasks", &leaver_token, task("Visit", Some(kept))).await.1);
+        let unlinked = id(&server.post("/api/v1/tasks", &leaver_token, task("Expenses", None)).await.1);
 
         let (status, error) = server
             .post("/api/v1/handovers", &heir_token, json!({"from_user_id": leaver, "to_user_id": heir}))
@@ -42,6 +48,10 @@ async fn a_handover_moves_customers_lists_them_and_locks_the_leaver_out() {
         assert_eq!(checklist["customers"][0]["code"], "H1");
         assert_eq!(checklist["customers"][0]["last_interaction_summary"], "Renewal discussed");
         assert!(checklist["customers"][1]["last_interaction_at"].is_null());
+        assert_eq!(checklist["open_tasks"].as_array().unwrap().len(), 1, "{checklist}");
+        assert_eq!(checklist["open_tasks"][0]["task_id"], on_first);
+        let (_, moved_task) = server.get(&format!("/api/v1/tasks/{on_first}"), &heir_token).await;
+        assert_eq!(moved_task["assignee_id"], heir);
         for customer in [first, second] {
             let (status, moved) = server.get(&format!("/api/v1/customers/{customer}"), &heir_token).await;
             assert_eq!(status, StatusCode::OK);
@@ -56,6 +66,8 @@ async fn a_handover_moves_customers_lists_them_and_locks_the_leaver_out() {
         assert_eq!(status, StatusCode::OK, "{checklist}");
         assert_eq!(checklist["customers"][0]["customer_id"], kept);
         assert_eq!(checklist["from_user_deactivated"], true);
+        let moved: Vec<&Value> = checklist["open_tasks"].as_array().unwrap().iter().map(|t| &t["task_id"]).collect();
+        assert_eq!(moved, [&json!(on_kept), &json!(unlinked)], "a leaver's remaining open tasks all move");
         let (status, error) = server.get("/api/v1/me", &leaver_token).await;
         assert_error(status, &error, StatusCode::UNAUTHORIZED, "unauthorized");
         let (_, interaction) = server.get(&format!("/api/v1/interactions/{interaction}"), &heir_token).await;

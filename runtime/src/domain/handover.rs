@@ -56,9 +56,9 @@ pub struct HandoverChecklist {
     pub from_user_id: Id,
     pub to_user_id: Id,
     pub customers: Vec<HandoverItem>,
-    /// Open follow-up tasks and tickets that moved with the customers (none until the service
-    /// loop exists).
-    pub open_items: Vec<String>,
+    /// Open follow-up tasks of the former owner that moved: those on the moved customers, and
+    /// when the former owner is deactivated, all of theirs. (Tickets join when they exist.)
+    pub open_tasks: Vec<HandoverTask>,
     pub from_user_deactivated: bool,
 }
 
@@ -69,4 +69,12 @@ pub struct HandoverItem {
     pub name: String,
     pub last_interaction_at: Option<DateTime<Utc>>,
     pub last_interaction_summary: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct HandoverTask {
+    pub task_id: Id,
+    pub title: String,
+    pub customer_id: Option<Id>,
+    pub due_at: DateTime<Utc>,
 }

@@ -5,11 +5,12 @@ use sea_orm::{
     ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionSession, TransactionTrait,
 };
 
-use super::entity::{customer, interaction, user};
+use super::entity::{customer, interaction, task, user};
 use super::{StoreError, StoreResult, begin_write, customers};
 use crate::domain::Id;
 use crate::domain::access::Visibility;
-use crate::domain::handover::{HandoverChecklist, HandoverInput, HandoverItem};
+use crate::domain::handover::{HandoverChecklist, HandoverInput, HandoverItem, HandoverTask};
+use crate::domain::task::TaskStatus;
 
 async fn active_user(
     db: &impl sea_orm::ConnectionTrait,
@@ -63,6 +64,7 @@ pub async fn hand_over(
         .filter(customer::Column::Id.is_in(ids.iter().copied()))
         .exec(&tx)
         .await?;
+    let open_tasks = move_open_tasks(&tx, tenant_id, input, &ids).await?;
     if input.deactivate_from_user {
         user::Entity::update_many()
             .col_expr(user::Column::Active, Expr::value(false))
@@ -90,7 +92,45 @@ pub async fn hand_over(
         from_user_id: input.from_user_id,
         to_user_id: input.to_user_id,
         customers: items,
-        open_items: Vec::new(),
+        open_tasks,
         from_user_deactivated: input.deactivate_from_user,
     })
+}
+
+/// Reassigns the former owner's open tasks on the moved customers (all of them when the former
+/// owner is being deactivated) to the new owner.
+async fn move_open_tasks(
+    db: &impl sea_orm::ConnectionTrait,
+    tenant_id: Id,
+    input: &HandoverInput,
+    customer_ids: &[Id],
+) -> StoreResult<Vec<HandoverTask>> {
+    let open: &'static str = TaskStatus::Open.into();
+    let mut query = task::Entity::find()
+        .filter(task::Column::TenantId.eq(tenant_id))
+        .filter(task::Column::AssigneeId.eq(input.from_user_id))
+        .filter(task::Column::Status.eq(open));
+    if !input.deactivate_from_user {
+        query = query.filter(task::Column::CustomerId.is_in(customer_ids.iter().copied()));
+    }
+    let moving = query
+        .order_by_asc(task::Column::DueAt)
+        .order_by_asc(task::Column::Id)
+        .all(db)
+        .await?;
+    task::Entity::update_many()
+        .col_expr(task::Column::AssigneeId, Expr::value(input.to_user_id))
+        .col_expr(task::Column::UpdatedAt, Expr::value(chrono::Utc::now()))
+        .filter(task::Column::Id.is_in(moving.iter().map(|t| t.id)))
+        .exec(db)
+        .await?;
+    Ok(moving
+        .into_iter()
+        .map(|t| HandoverTask {
+            task_id: t.id,
+            title: t.title,
+            customer_id: t.customer_id,
+            due_at: t.due_at,
+        })
+        .collect())
 }
