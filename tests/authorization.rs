@@ -830,6 +830,32 @@ async fn an_integration_token_is_limited_to_its_scopes_within_its_users_permissi
             .await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{error}");
         assert_eq!(rep, id(&server.get("/api/v1/me", scoped).await.1));
+        // A scoped token cannot widen itself: what it issues inherits its scopes at most.
+        let (status, child) = server
+            .post("/api/v1/tokens", scoped, json!({"name": "child"}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{child}");
+        assert_eq!(
+            child["token"]["scopes"],
+            json!(["contacts:read:own", "customers:read:all"])
+        );
+        let (status, error) = server
+            .post(
+                "/api/v1/tokens",
+                scoped,
+                json!({"name": "wider", "scopes": ["customers:create:own"]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{error}");
+        let (status, error) = server
+            .call(
+                Method::PUT,
+                "/api/v1/me/password",
+                Some(scoped),
+                Some(json!({"new_password": "escalate-this-one"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{error}");
     })
     .await;
 }

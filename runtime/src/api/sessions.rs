@@ -132,6 +132,11 @@ async fn set_own_password(
     principal: Principal,
     ApiJson(input): ApiJson<PasswordInput>,
 ) -> ApiResult<StatusCode> {
+    if principal.token_scopes.is_some() {
+        return Err(ApiError::forbidden(
+            "a token limited by scopes cannot change its user's password",
+        ));
+    }
     let input = input.validate()?;
     let current =
         sessions::password_hash(&state.db, principal.tenant_id, principal.user_id).await?;

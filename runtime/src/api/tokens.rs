@@ -44,7 +44,8 @@ async fn create_token(
     access: Access,
     ApiJson(input): ApiJson<ApiTokenInput>,
 ) -> ApiResult<(StatusCode, Json<IssuedToken>)> {
-    let input = input.validate()?;
+    let mut input = input.validate()?;
+    narrow_to_caller(&access, &mut input.scopes)?;
     let principal = &access.principal;
     let user_id = input.user_id.unwrap_or(principal.user_id);
     if user_id != principal.user_id {
@@ -87,4 +88,23 @@ async fn revoke_token(
     audit::record_action(&tx, principal, "revoke", "token", id, details).await?;
     commit(tx).await?;
     Ok(Json(token))
+}
+
+/// A token limited by scopes can only issue tokens limited to (some of) the same scopes, so a
+/// narrow integration token cannot mint a wider one.
+fn narrow_to_caller(access: &Access, requested: &mut Option<Vec<String>>) -> ApiResult<()> {
+    let Some(own) = access.principal.token_scopes.as_deref() else {
+        return Ok(());
+    };
+    let own: Vec<String> = own.iter().map(ToString::to_string).collect();
+    match requested {
+        None => *requested = Some(own),
+        Some(asked) if asked.iter().all(|scope| own.contains(scope)) => {}
+        Some(_) => {
+            return Err(ApiError::forbidden(
+                "a token limited by scopes can only issue tokens within those scopes",
+            ));
+        }
+    }
+    Ok(())
 }
