@@ -341,6 +341,7 @@ fn fill(world: &World, caller: &Caller, path: &str, target: Option<Target>) -> S
         .replace("{role}", "viewer")
         .replace("{plugin_id}", "no-such-plugin")
         .replace("{version}", "1.0.0")
+        .replace("{tier}", "high-value")
 }
 
 fn body(world: &World, caller: &Caller, method: &Method, path: &str) -> Option<Value> {
@@ -367,6 +368,9 @@ fn body(world: &World, caller: &Caller, method: &Method, path: &str) -> Option<V
         ("POST", p) if p.ends_with("/satisfaction") => json!({"kind": "nps", "value": 9}),
         ("PATCH", "/api/v1/satisfaction/{id}") => json!({"value": 5}),
         ("POST", "/api/v1/tasks") => json!({"title": "Call back", "due_at": now}),
+        ("PUT", "/api/v1/tenant/tier-policies/{tier}") => {
+            json!({"revisit_every_days": 30, "first_response_hours": 2, "resolution_hours": 24})
+        }
         ("PATCH", "/api/v1/tasks/{id}") => json!({"priority": "high"}),
         ("POST", "/api/v1/users") => {
             json!({"email": format!("{}@a.test", world.unique("u")), "display_name": "U"})

@@ -80,6 +80,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/handovers"),
     ("get", "/api/v1/customers/{id}/tier-history"),
     ("post", "/api/v1/tenant/tiering/runs"),
+    ("get", "/api/v1/tenant/tier-policies"),
+    ("put", "/api/v1/tenant/tier-policies/{tier}"),
     ("get", "/api/v1/tasks"),
     ("post", "/api/v1/tasks"),
     ("get", "/api/v1/tasks/{id}"),
@@ -217,7 +219,8 @@ async fn openapi_document_covers_every_route_and_swagger_ui_is_served() {
                 .replace("{version}", "1.0.0")
                 .replace("{name}", "no-such-role")
                 .replace("{permission}", "customers:read:all")
-                .replace("{role}", "no-such-role");
+                .replace("{role}", "no-such-role")
+                .replace("{tier}", "high-value");
             let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let (status, body) = server
                 .call(method.clone(), &concrete, Some(PLATFORM_TOKEN), None)

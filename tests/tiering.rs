@@ -224,3 +224,44 @@ async fn a_failing_policy_leaves_tiers_untouched_and_is_reported() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_tier_has_a_service_policy_that_admins_tune() {
+    on_every_backend(|server| async move {
+        let tenant = server.tenant("tier-policies").await;
+        let (_, rep) = server.member(&tenant, "rep@policies.test").await;
+        let (status, policies) = server.get("/api/v1/tenant/tier-policies", &rep).await;
+        assert_eq!(status, StatusCode::OK);
+        let cadence: Vec<(Value, Value)> = policies.as_array().unwrap().iter()
+            .map(|p| (p["tier"].clone(), p["revisit_every_days"].clone())).collect();
+        assert_eq!(cadence, [(json!("high-value"), json!(30)), (json!("potential"), json!(90)),
+            (json!("regular"), json!(180)), (json!("churn-risk"), json!(7))]);
+        assert!(policies.as_array().unwrap().iter().all(|p| p["customised"] == false));
+
+        let body = json!({"revisit_every_days": 14, "first_response_hours": 1, "resolution_hours": 8});
+        let path = "/api/v1/tenant/tier-policies/high-value";
+        let (status, error) = server.call(Method::PUT, path, Some(&rep), Some(body.clone())).await;
+        assert_error(status, &error, StatusCode::FORBIDDEN, "forbidden");
+        let (status, policies) = server.call(Method::PUT, path, Some(&tenant.token), Some(body)).await;
+        assert_eq!(status, StatusCode::OK, "{policies}");
+        assert_eq!(policies[0], json!({"tier": "high-value", "revisit_every_days": 14,
+            "first_response_hours": 1, "resolution_hours": 8, "customised": true}));
+        let (status, policies) = server
+            .call(Method::PUT, "/api/v1/tenant/tier-policies/strategic", Some(&tenant.token),
+                Some(json!({"revisit_every_days": 10, "first_response_hours": 1, "resolution_hours": 4})))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(policies[4]["tier"], "strategic", "a vendor policy's own tier can be served too");
+
+        let (status, error) = server
+            .call(Method::PUT, path, Some(&tenant.token),
+                Some(json!({"revisit_every_days": 0, "first_response_hours": 10, "resolution_hours": 5})))
+            .await;
+        let error = assert_error(status, &error, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        let codes: Vec<&str> = error["details"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
+        assert_eq!(codes, ["out_of_range", "before_first_response"]);
+        let (_, kept) = server.get("/api/v1/tenant/tier-policies", &rep).await;
+        assert_eq!(kept[0]["revisit_every_days"], 14, "a refused change changes nothing");
+    })
+    .await;
+}

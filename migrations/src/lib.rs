@@ -32,6 +32,7 @@ mod m20261123_000022_alter_api_tokens;
 mod m20261123_000023_create_tier_history;
 mod m20261123_000024_create_events;
 mod m20261123_000025_create_tasks;
+mod m20261123_000026_create_tier_service_policies;
 
 pub struct Migrator;
 
@@ -64,6 +65,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000023_create_tier_history::Migration),
             Box::new(m20261123_000024_create_events::Migration),
             Box::new(m20261123_000025_create_tasks::Migration),
+            Box::new(m20261123_000026_create_tier_service_policies::Migration),
         ]
     }
 }

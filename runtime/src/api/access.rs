@@ -80,6 +80,8 @@ pub const REQUIREMENTS: &[(&str, &str, Requirement)] = &[
     ("GET", "/api/v1/customers/{id}/360", Permission("customers", "read")),
     ("GET", "/api/v1/customers/{id}/tier-history", Permission("customers", "read")),
     ("POST", "/api/v1/tenant/tiering/runs", Permission("tenant-plugins", "invoke")),
+    ("GET", "/api/v1/tenant/tier-policies", Permission("tenant", "read")),
+    ("PUT", "/api/v1/tenant/tier-policies/{tier}", Permission("tenant", "update")),
     ("GET", "/api/v1/tasks", Permission("tasks", "read")),
     ("POST", "/api/v1/tasks", Permission("tasks", "create")),
     ("GET", "/api/v1/tasks/{id}", Permission("tasks", "read")),

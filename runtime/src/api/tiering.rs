@@ -9,19 +9,57 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::access::Access;
+use super::audit;
 use super::children::reach;
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath};
 use crate::domain::Id;
 use crate::domain::identity::Principal;
-use crate::domain::tiering::{TierChange, TierRunReport};
-use crate::store;
+use crate::domain::tiering::{
+    TierChange, TierRunReport, TierServicePolicy, TierServicePolicyInput,
+};
+use crate::store::{self, begin_write, commit};
 use crate::tiering;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(run_tiering))
         .routes(routes!(tier_history))
+        .routes(routes!(list_service_policies))
+        .routes(routes!(set_service_policy))
+}
+
+/// How the tenant serves each tier: revisit cadence and ticket targets, defaults included.
+#[utoipa::path(get, path = "/tenant/tier-policies", tag = "tiering", security(("bearer" = [])),
+    responses((status = 200, body = [TierServicePolicy])))]
+async fn list_service_policies(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<Vec<TierServicePolicy>>> {
+    Ok(Json(
+        store::tiering::service_policies(&state.db, principal.tenant_id).await?,
+    ))
+}
+
+/// Set how the tenant serves one tier (any tier id its policies use).
+#[utoipa::path(put, path = "/tenant/tier-policies/{tier}", tag = "tiering", security(("bearer" = [])),
+    params(("tier" = String, Path)), request_body = TierServicePolicyInput,
+    responses((status = 200, body = [TierServicePolicy]), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn set_service_policy(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(tier): ApiPath<String>,
+    ApiJson(input): ApiJson<TierServicePolicyInput>,
+) -> ApiResult<Json<Vec<TierServicePolicy>>> {
+    let policy = input.validate(&tier)?;
+    let tx = begin_write(&state.db).await?;
+    store::tiering::set_service_policy(&tx, principal.tenant_id, &policy).await?;
+    let details = serde_json::to_value(&policy).unwrap_or_default();
+    audit::record_action(&tx, &principal, "update", "tier_policy", &tier, details).await?;
+    commit(tx).await?;
+    Ok(Json(
+        store::tiering::service_policies(&state.db, principal.tenant_id).await?,
+    ))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]

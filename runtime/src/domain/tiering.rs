@@ -84,3 +84,80 @@ pub struct TierRunError {
     /// The plugin run (see `GET /tenant/plugins/{id}/runs`) that failed.
     pub run_id: Id,
 }
+
+/// How a tenant serves one tier: how often its customers are revisited, and the ticket targets
+/// (used by the service loop).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TierServicePolicy {
+    pub tier: String,
+    /// A revisit task is due this many days after the last contact.
+    pub revisit_every_days: u32,
+    pub first_response_hours: u32,
+    pub resolution_hours: u32,
+    /// `false` while the tier uses Rapport's defaults.
+    pub customised: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TierServicePolicyInput {
+    /// 1–3650.
+    pub revisit_every_days: u32,
+    /// 1–720.
+    pub first_response_hours: u32,
+    /// 1–2160, at least `first_response_hours`.
+    pub resolution_hours: u32,
+}
+
+impl TierServicePolicyInput {
+    pub fn validate(self, tier: &str) -> Result<TierServicePolicy, super::ValidationErrors> {
+        let mut errors = super::ValidationErrors::default();
+        super::validation::identifier(&mut errors, "tier", tier, 50);
+        let mut within = |field: &str, value: u32, max: u32| {
+            if !(1..=max).contains(&value) {
+                errors.add(
+                    field,
+                    "out_of_range",
+                    format!("{field} must be between 1 and {max}"),
+                );
+            }
+        };
+        within("revisit_every_days", self.revisit_every_days, 3650);
+        within("first_response_hours", self.first_response_hours, 720);
+        within("resolution_hours", self.resolution_hours, 2160);
+        if self.resolution_hours < self.first_response_hours {
+            errors.add(
+                "resolution_hours",
+                "before_first_response",
+                "resolution_hours must be at least first_response_hours",
+            );
+        }
+        errors.into_result(TierServicePolicy {
+            tier: tier.to_owned(),
+            revisit_every_days: self.revisit_every_days,
+            first_response_hours: self.first_response_hours,
+            resolution_hours: self.resolution_hours,
+            customised: true,
+        })
+    }
+}
+
+/// The seed material's service levels per tier: high-value customers get monthly contact and
+/// the fastest tickets, potential ones quarterly nurturing, churn risks weekly follow-up.
+pub fn default_service_policies() -> Vec<TierServicePolicy> {
+    [
+        ("high-value", 30, 2, 24),
+        ("potential", 90, 4, 48),
+        ("regular", 180, 8, 72),
+        ("churn-risk", 7, 2, 24),
+    ]
+    .into_iter()
+    .map(|(tier, revisit, response, resolution)| TierServicePolicy {
+        tier: tier.to_owned(),
+        revisit_every_days: revisit,
+        first_response_hours: response,
+        resolution_hours: resolution,
+        customised: false,
+    })
+    .collect()
+}

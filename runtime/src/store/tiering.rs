@@ -13,11 +13,14 @@ use serde_json::json;
 
 use super::entity::{
     customer, customer_tag, event, interaction, order, satisfaction_record, tier_history,
+    tier_service_policy,
 };
 use super::{StoreError, StoreResult};
 use crate::domain::Id;
 use crate::domain::order::OrderStatus;
-use crate::domain::tiering::{CustomerFacts, TierChange, TierDecision};
+use crate::domain::tiering::{
+    CustomerFacts, TierChange, TierDecision, TierServicePolicy, default_service_policies,
+};
 
 /// SUMs are cast back to BIGINT because PostgreSQL widens `SUM(bigint)` to NUMERIC.
 fn sum_bigint(expr: Expr) -> Expr {
@@ -358,4 +361,66 @@ pub async fn history(
             })
         })
         .collect()
+}
+
+/// The tenant's service policy per tier: its own rows, with the defaults for tiers it has not
+/// set; default tiers first, then its other tiers by name.
+pub async fn service_policies(
+    db: &impl ConnectionTrait,
+    tenant_id: Id,
+) -> StoreResult<Vec<TierServicePolicy>> {
+    let rows = tier_service_policy::Entity::find()
+        .filter(tier_service_policy::Column::TenantId.eq(tenant_id))
+        .order_by_asc(tier_service_policy::Column::Tier)
+        .all(db)
+        .await?;
+    // Stored values were validated positive; a negative one can only come from a manual edit.
+    let count = |value: i32| u32::try_from(value).unwrap_or(0);
+    let mut own: Vec<TierServicePolicy> = rows
+        .into_iter()
+        .map(|row| TierServicePolicy {
+            tier: row.tier,
+            revisit_every_days: count(row.revisit_every_days),
+            first_response_hours: count(row.first_response_hours),
+            resolution_hours: count(row.resolution_hours),
+            customised: true,
+        })
+        .collect();
+    let mut policies = Vec::new();
+    for default in default_service_policies() {
+        match own.iter().position(|p| p.tier == default.tier) {
+            Some(index) => policies.push(own.remove(index)),
+            None => policies.push(default),
+        }
+    }
+    policies.extend(own);
+    Ok(policies)
+}
+
+/// Sets the service policy of one tier.
+pub async fn set_service_policy(
+    db: &impl ConnectionTrait,
+    tenant_id: Id,
+    policy: &TierServicePolicy,
+) -> StoreResult<()> {
+    let to_i32 = |value: u32| i32::try_from(value).unwrap_or(i32::MAX);
+    let existing = tier_service_policy::Entity::find()
+        .filter(tier_service_policy::Column::TenantId.eq(tenant_id))
+        .filter(tier_service_policy::Column::Tier.eq(policy.tier.as_str()))
+        .one(db)
+        .await?;
+    let mut row: tier_service_policy::ActiveModel = match existing {
+        Some(row) => row.into(),
+        None => tier_service_policy::ActiveModel {
+            tenant_id: Set(tenant_id),
+            tier: Set(policy.tier.clone()),
+            ..Default::default()
+        },
+    };
+    row.revisit_every_days = Set(to_i32(policy.revisit_every_days));
+    row.first_response_hours = Set(to_i32(policy.first_response_hours));
+    row.resolution_hours = Set(to_i32(policy.resolution_hours));
+    row.updated_at = Set(Utc::now());
+    row.save(db).await?;
+    Ok(())
 }

@@ -20,4 +20,5 @@ pub mod task;
 pub mod tenant;
 pub mod tenant_plugin;
 pub mod tier_history;
+pub mod tier_service_policy;
 pub mod user;
