@@ -22,7 +22,9 @@ use crate::domain::plugin::{
     config_text, split_config,
 };
 use crate::domain::{Id, ValidationErrors};
-use crate::plugins::{AnyPlugin, Grants, Limits, LoadedComponent, PluginEngine, PluginError};
+use crate::plugins::{
+    AnyPlugin, Grants, Invocation, Limits, LoadedComponent, PluginEngine, PluginError,
+};
 use crate::secrets::{SecretBox, SecretError};
 use crate::store::entity::tenant_plugin;
 use crate::store::plugins::{self as rows, NewRun, TenantPluginState};
@@ -127,6 +129,16 @@ impl PluginMetrics {
 pub struct InvokeOutcome {
     pub run: PluginRun,
     pub output: Option<Value>,
+}
+
+/// A tenant's plugin ready for one call.
+struct ReadyPlugin {
+    plugin: Arc<AnyPlugin>,
+    grants: Arc<Grants>,
+    limits: Limits,
+    kind: crate::domain::plugin::PluginKind,
+    plugin_id: String,
+    version: String,
 }
 
 /// What [`Registry::evaluate_tiers`] returns.
@@ -409,38 +421,19 @@ impl Registry {
         export: &str,
         input: &Value,
     ) -> RegistryResult<InvokeOutcome> {
-        let row = self.tenant_row(db, tenant_id, plugin_id).await?;
-        if !row.enabled {
-            return Err(RegistryError::Conflict {
-                code: "plugin_disabled",
-                message: format!("{plugin_id} is disabled for this tenant"),
-            });
-        }
-        let (version, manifest) = rows::get_version(db, plugin_id, &row.version).await?;
-        let plugin = self.ready(db, &version).await?;
-        let grants = Arc::new(self.grants(&manifest, &row)?);
+        let ready = self.ready_for_tenant(db, tenant_id, plugin_id).await?;
         let started_at = Utc::now();
-        let invocation = plugin
-            .call_json(export, input, grants, &Limits::for_kind(manifest.kind))
+        let invocation = ready
+            .plugin
+            .call_json(export, input, ready.grants.clone(), &ready.limits)
             .await;
-        let (outcome, error, output) = match invocation.outcome {
-            Ok(output) => ("ok".to_owned(), None, Some(output)),
-            Err(error) => (error.code().to_owned(), Some(error.to_string()), None),
-        };
-        let run = NewRun {
-            plugin_id: plugin_id.to_owned(),
-            version: row.version.clone(),
-            export: export.to_owned(),
-            started_at,
-            duration_us: invocation.duration.as_micros().min(i64::MAX as u128) as i64,
-            outcome,
-            error,
-            fuel_used: invocation.fuel_used,
-            log: serde_json::to_value(&invocation.log).unwrap_or(Value::Null),
-        };
-        self.metrics.observe(tenant_id, &run);
-        let run = rows::record_run(db, tenant_id, run).await?;
-        Ok(InvokeOutcome { run, output })
+        let (run, output) = self
+            .record(db, tenant_id, &ready, export, started_at, invocation)
+            .await?;
+        Ok(InvokeOutcome {
+            run,
+            output: output.ok(),
+        })
     }
 
     /// Runs the tenant's enabled tiering policy `plugin_id` on a batch through its typed export
@@ -453,6 +446,34 @@ impl Registry {
         plugin_id: &str,
         batch: &[crate::domain::tiering::CustomerFacts],
     ) -> RegistryResult<TieringOutcome> {
+        let ready = self.ready_for_tenant(db, tenant_id, plugin_id).await?;
+        let AnyPlugin::Tiering(policy) = ready.plugin.as_ref() else {
+            return Err(RegistryError::Conflict {
+                code: "not_a_tiering_policy",
+                message: format!("{plugin_id} is a {}", ready.kind),
+            });
+        };
+        let started_at = Utc::now();
+        let invocation = policy
+            .evaluate(batch, ready.grants.clone(), &ready.limits)
+            .await;
+        let (run, decisions) = self
+            .record(db, tenant_id, &ready, "evaluate", started_at, invocation)
+            .await?;
+        Ok(TieringOutcome {
+            version: ready.version,
+            run,
+            decisions,
+        })
+    }
+
+    /// The tenant's enabled plugin, loaded, with its grants and its kind's limits.
+    async fn ready_for_tenant(
+        &self,
+        db: &impl ConnectionTrait,
+        tenant_id: Id,
+        plugin_id: &str,
+    ) -> RegistryResult<ReadyPlugin> {
         let row = self.tenant_row(db, tenant_id, plugin_id).await?;
         if !row.enabled {
             return Err(RegistryError::Conflict {
@@ -461,26 +482,34 @@ impl Registry {
             });
         }
         let (version, manifest) = rows::get_version(db, plugin_id, &row.version).await?;
-        let plugin = self.ready(db, &version).await?;
-        let AnyPlugin::Tiering(policy) = plugin.as_ref() else {
-            return Err(RegistryError::Conflict {
-                code: "not_a_tiering_policy",
-                message: format!("{plugin_id} is a {}", manifest.kind),
-            });
-        };
-        let grants = Arc::new(self.grants(&manifest, &row)?);
-        let started_at = Utc::now();
-        let invocation = policy
-            .evaluate(batch, grants, &Limits::for_kind(manifest.kind))
-            .await;
+        Ok(ReadyPlugin {
+            plugin: self.ready(db, &version).await?,
+            grants: Arc::new(self.grants(&manifest, &row)?),
+            limits: Limits::for_kind(manifest.kind),
+            kind: manifest.kind,
+            plugin_id: row.plugin_id,
+            version: row.version,
+        })
+    }
+
+    /// Records a finished call in the run log and the plugin metrics, whatever its outcome.
+    async fn record<T>(
+        &self,
+        db: &impl ConnectionTrait,
+        tenant_id: Id,
+        ready: &ReadyPlugin,
+        export: &str,
+        started_at: chrono::DateTime<Utc>,
+        invocation: Invocation<T>,
+    ) -> RegistryResult<(PluginRun, Result<T, PluginError>)> {
         let (outcome, error) = match &invocation.outcome {
             Ok(_) => ("ok".to_owned(), None),
             Err(error) => (error.code().to_owned(), Some(error.to_string())),
         };
         let run = NewRun {
-            plugin_id: plugin_id.to_owned(),
-            version: row.version.clone(),
-            export: "evaluate".to_owned(),
+            plugin_id: ready.plugin_id.clone(),
+            version: ready.version.clone(),
+            export: export.to_owned(),
             started_at,
             duration_us: invocation.duration.as_micros().min(i64::MAX as u128) as i64,
             outcome,
@@ -490,11 +519,7 @@ impl Registry {
         };
         self.metrics.observe(tenant_id, &run);
         let run = rows::record_run(db, tenant_id, run).await?;
-        Ok(TieringOutcome {
-            version: row.version,
-            run,
-            decisions: invocation.outcome,
-        })
+        Ok((run, invocation.outcome))
     }
 
     async fn tenant_row(

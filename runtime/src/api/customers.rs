@@ -113,19 +113,35 @@ pub(crate) struct Masking {
 }
 
 impl Masking {
+    /// Reads the tenant's schema only when the caller may not see or change everything.
     pub async fn of(state: &AppState, access: &Access) -> ApiResult<Masking> {
         let fields = access.fields();
-        let sensitive = if fields.can_read(SensitiveField::CustomerSensitiveFields)
-            && fields
-                .writable
-                .contains(&SensitiveField::CustomerSensitiveFields)
-        {
+        if Self::unrestricted(&fields) {
+            return Ok(Masking {
+                fields,
+                sensitive: Vec::new(),
+            });
+        }
+        let tenant = tenants::get(&state.db, access.principal.tenant_id).await?;
+        Ok(Self::with_schema(
+            fields,
+            tenant.custom_field_schema.as_ref(),
+        ))
+    }
+
+    /// For handlers that have already loaded the tenant's schema.
+    pub fn with_schema(fields: FieldAccess, schema: Option<&Value>) -> Masking {
+        let sensitive = if Self::unrestricted(&fields) {
             Vec::new()
         } else {
-            let tenant = tenants::get(&state.db, access.principal.tenant_id).await?;
-            masking::sensitive_custom_fields(tenant.custom_field_schema.as_ref())
+            masking::sensitive_custom_fields(schema)
         };
-        Ok(Masking { fields, sensitive })
+        Masking { fields, sensitive }
+    }
+
+    fn unrestricted(fields: &FieldAccess) -> bool {
+        let custom = SensitiveField::CustomerSensitiveFields;
+        fields.can_read(custom) && fields.writable.contains(&custom)
     }
 
     pub fn customer(&self, customer: &mut Customer) {
@@ -167,7 +183,7 @@ async fn create_customer(
         fields.owner_id = Some(principal.user_id);
     }
     check_owner_in_scope(&state, &access, fields.owner_id).await?;
-    let masking = Masking::of(&state, &access).await?;
+    let masking = Masking::with_schema(access.fields(), tenant.custom_field_schema.as_ref());
     fields.custom_fields = masking::merge_custom_fields(
         fields.custom_fields,
         &Value::Null,
@@ -226,7 +242,7 @@ async fn update_customer(
     if fields.owner_id != current.owner_id {
         check_owner_in_scope(&state, &access, fields.owner_id).await?;
     }
-    let masking = Masking::of(&state, &access).await?;
+    let masking = Masking::with_schema(access.fields(), tenant.custom_field_schema.as_ref());
     fields.custom_fields = masking::merge_custom_fields(
         fields.custom_fields,
         &current.custom_fields,

@@ -106,6 +106,29 @@ async fn delete_role(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Grants (`action` = `grant`) or revokes a permission of a role, with its audit entry, in one
+/// transaction.
+async fn change_permission(
+    state: &AppState,
+    principal: &Principal,
+    role: &str,
+    permission: &str,
+    action: &'static str,
+) -> ApiResult<Json<Role>> {
+    let permission = parse_permission(permission)?;
+    let tx = begin_write(&state.db).await?;
+    let tenant_id = principal.tenant_id;
+    let changed = if action == "grant" {
+        access::grant(&tx, tenant_id, role, &permission).await?
+    } else {
+        access::revoke(&tx, tenant_id, role, &permission).await?
+    };
+    let details = json!({"permission": permission.to_string()});
+    audit::record_action(&tx, principal, action, "role", role, details).await?;
+    commit(tx).await?;
+    Ok(Json(changed))
+}
+
 /// Grant a permission (e.g. `customers:read:team`, `contact.phone:read`) to a role.
 #[utoipa::path(put, path = "/roles/{name}/permissions/{permission}", tag = "roles", security(("bearer" = [])),
     params(("name" = String, Path), ("permission" = String, Path)),
@@ -115,20 +138,7 @@ async fn grant_permission(
     principal: Principal,
     ApiPath((name, permission)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<Role>> {
-    let permission = parse_permission(&permission)?;
-    let tx = begin_write(&state.db).await?;
-    let role = access::grant(&tx, principal.tenant_id, &name, &permission).await?;
-    audit::record_action(
-        &tx,
-        &principal,
-        "grant",
-        "role",
-        &name,
-        json!({"permission": permission.to_string()}),
-    )
-    .await?;
-    commit(tx).await?;
-    Ok(Json(role))
+    change_permission(&state, &principal, &name, &permission, "grant").await
 }
 
 #[utoipa::path(delete, path = "/roles/{name}/permissions/{permission}", tag = "roles", security(("bearer" = [])),
@@ -139,20 +149,7 @@ async fn revoke_permission(
     principal: Principal,
     ApiPath((name, permission)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<Role>> {
-    let permission = parse_permission(&permission)?;
-    let tx = begin_write(&state.db).await?;
-    let role = access::revoke(&tx, principal.tenant_id, &name, &permission).await?;
-    audit::record_action(
-        &tx,
-        &principal,
-        "revoke",
-        "role",
-        &name,
-        json!({"permission": permission.to_string()}),
-    )
-    .await?;
-    commit(tx).await?;
-    Ok(Json(role))
+    change_permission(&state, &principal, &name, &permission, "revoke").await
 }
 
 /// Give a user a role.

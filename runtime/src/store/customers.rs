@@ -408,11 +408,12 @@ pub async fn owner_within(
         (_, None) => false,
         (Visibility::OwnedBy(user_id), Some(owner)) => owner == user_id,
         (Visibility::Department(department_id), Some(owner)) => {
-            users::department_of(db, tenant_id, owner)
-                .await
-                .ok()
-                .flatten()
-                == Some(department_id)
+            match users::department_of(db, tenant_id, owner).await {
+                Ok(department) => department == Some(department_id),
+                // An unknown user is nobody's teammate.
+                Err(StoreError::NotFound(_)) => false,
+                Err(error) => return Err(error),
+            }
         }
     })
 }
