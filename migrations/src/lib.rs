@@ -33,6 +33,12 @@ mod m20261123_000023_create_tier_history;
 mod m20261123_000024_create_events;
 mod m20261123_000025_create_tasks;
 mod m20261123_000026_create_tier_service_policies;
+mod m20261123_000027_create_automation_rules;
+mod m20261123_000028_create_rule_firings;
+mod m20261123_000029_create_schedules;
+mod m20261123_000030_create_tier_requests;
+mod m20261123_000031_alter_events;
+mod m20261123_000032_alter_tasks;
 
 pub struct Migrator;
 
@@ -66,6 +72,12 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000024_create_events::Migration),
             Box::new(m20261123_000025_create_tasks::Migration),
             Box::new(m20261123_000026_create_tier_service_policies::Migration),
+            Box::new(m20261123_000027_create_automation_rules::Migration),
+            Box::new(m20261123_000028_create_rule_firings::Migration),
+            Box::new(m20261123_000029_create_schedules::Migration),
+            Box::new(m20261123_000030_create_tier_requests::Migration),
+            Box::new(m20261123_000031_alter_events::Migration),
+            Box::new(m20261123_000032_alter_tasks::Migration),
         ]
     }
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::domain::plugin::PluginManifest;
+use crate::jobs::JobOptions;
 use crate::plugins::PluginEngine;
 use crate::plugins::harness::{Fixture, run_fixture};
 use crate::registry::RegistryError;
@@ -64,6 +65,13 @@ enum Command {
         /// Use this secret as the platform admin's first token instead of a random one.
         #[arg(long, env = "RAPPORT_BOOTSTRAP_TOKEN", hide_env_values = true)]
         bootstrap_token: Option<String>,
+        /// How often the background worker looks for due jobs and new events, in
+        /// milliseconds; 0 turns the worker off (another process runs it).
+        #[arg(long, env = "RAPPORT_JOB_TICK_MS", default_value_t = 15_000)]
+        job_tick_ms: u64,
+        /// Seconds a customer's facts must settle after an event before it is re-tiered.
+        #[arg(long, env = "RAPPORT_TIER_DEBOUNCE_SECONDS", default_value_t = 60)]
+        tier_debounce_seconds: u32,
     },
     /// Apply, revert or list schema migrations.
     Migrate {
@@ -147,7 +155,14 @@ pub async fn main() -> ExitCode {
             demo,
             bootstrap_email,
             bootstrap_token,
+            job_tick_ms,
+            tier_debounce_seconds,
         } => {
+            let jobs = (job_tick_ms > 0).then(|| JobOptions {
+                tick: std::time::Duration::from_millis(job_tick_ms),
+                debounce: chrono::Duration::seconds(tier_debounce_seconds.into()),
+                ..JobOptions::default()
+            });
             let options = ServeOptions {
                 bind,
                 database_url: store.database_url,
@@ -155,6 +170,7 @@ pub async fn main() -> ExitCode {
                 demo,
                 bootstrap_email,
                 bootstrap_token,
+                jobs,
             };
             server::serve(options).await.map_err(|e| e.to_string())
         }

@@ -6,9 +6,11 @@
 
 pub mod api;
 pub mod authz;
+pub mod automation;
 pub mod cli;
 pub mod demo;
 pub mod domain;
+pub mod jobs;
 pub mod passwords;
 pub mod plugins;
 pub mod registry;

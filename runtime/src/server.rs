@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 
 use crate::api::{self, AppState};
 use crate::demo;
+use crate::jobs::JobOptions;
 use crate::registry::Registry;
 use crate::secrets::{SecretBox, SecretError};
 use crate::store::{self, StoreError, tenants};
@@ -43,6 +44,8 @@ pub struct ServeOptions {
     pub demo: bool,
     pub bootstrap_email: String,
     pub bootstrap_token: Option<String>,
+    /// The background worker's pacing; `None` runs no worker in this process.
+    pub jobs: Option<JobOptions>,
 }
 
 /// The database URL to use: the explicit one, else the embedded SQLite file in `data_dir`
@@ -66,6 +69,8 @@ pub async fn open_store(database_url: &str) -> Result<DatabaseConnection, Server
     let db = store::connect(database_url).await?;
     store::migrate_up(&db).await?;
     store::access::seed_all_tenants(&db).await?;
+    store::schedules::ensure_jobs_everywhere(&db).await?;
+    store::automation::install_defaults_everywhere(&db).await?;
     Ok(db)
 }
 
@@ -138,13 +143,16 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServerError> {
     let addr = listener.local_addr().map_err(ServerError::Serve)?;
     println!("Rapport listening on http://{addr} (API docs at http://{addr}/docs)");
     tracing::info!(%addr, "listening");
-    serve_on(
-        listener,
-        db,
-        registry(&options.data_dir)?,
-        shutdown_signal(),
-    )
-    .await
+    let registry = registry(&options.data_dir)?;
+    let worker = options
+        .jobs
+        .clone()
+        .map(|jobs| crate::jobs::spawn(db.clone(), registry.clone(), jobs));
+    let served = serve_on(listener, db, registry, shutdown_signal()).await;
+    if let Some(worker) = worker {
+        worker.abort();
+    }
+    served
 }
 
 /// The plugin registry of a server whose data lives in `data_dir`: the secret key from there

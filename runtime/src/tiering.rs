@@ -6,12 +6,14 @@
 //! the plugin's error: that page's customers keep their previous tiers, pages before it stay
 //! written, and the failure is in the report and the plugin run log.
 
-use chrono::Utc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 
 use crate::domain::Id;
 use crate::domain::plugin::PluginKind;
-use crate::domain::tiering::{TierRunError, TierRunReport};
+use crate::domain::tiering::{CustomerFacts, TierRunError, TierRunReport};
 use crate::registry::{Registry, RegistryError, RegistryResult};
 use crate::store::{begin_write, commit, customers, tenants, tiering};
 
@@ -66,43 +68,83 @@ pub async fn run(
     let tenant = tenants::get(db, tenant_id).await?;
     let total = customers::count(db, tenant_id).await?;
     let now = Utc::now();
-    let mut report = TierRunReport {
-        plugin_id: plugin_id.to_owned(),
-        plugin_version: String::new(),
-        evaluated: 0,
-        changed: 0,
-        batches: 0,
-        error: None,
-    };
+    let mut report = TierRunReport::new(plugin_id);
     let mut after = 0;
     loop {
-        let facts =
-            tiering::facts_page(db, tenant_id, &tenant.default_currency, after, BATCH, now).await?;
-        let Some(last) = facts.last() else { break };
-        after = last.customer_id;
-        let outcome = registry
-            .evaluate_tiers(db, tenant_id, plugin_id, &facts)
-            .await?;
-        report.plugin_version = outcome.version.clone();
-        report.batches += 1;
-        let decisions = match outcome.decisions {
-            Ok(decisions) => decisions,
-            Err(error) => {
-                tracing::warn!(tenant_id, plugin_id, %error, "tiering policy failed; run stopped");
-                report.error = Some(TierRunError {
-                    code: error.code().to_owned(),
-                    message: error.to_string(),
-                    run_id: outcome.run.id,
-                });
-                break;
-            }
-        };
-        let tx = begin_write(db).await?;
-        let plugin = (plugin_id, outcome.version.as_str());
-        report.changed += tiering::apply(&tx, tenant_id, &decisions, plugin, now).await?;
-        commit(tx).await?;
-        report.evaluated += decisions.len() as u64;
+        let started = Instant::now();
+        let page = tiering::customers_page(db, tenant_id, after, BATCH).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        let facts = tiering::facts_of(db, tenant_id, &tenant.default_currency, page, now).await?;
+        report.timings.facts_seconds += started.elapsed().as_secs_f64();
+        if !evaluate_batch(db, registry, tenant_id, plugin_id, &facts, now, &mut report).await? {
+            break;
+        }
         progress(report.evaluated, total);
     }
     Ok(report)
+}
+
+/// Re-tiers the tenant's customers among `customer_ids` (what events asked for).
+pub async fn run_for(
+    db: &DatabaseConnection,
+    registry: &Registry,
+    tenant_id: Id,
+    plugin_id: &str,
+    customer_ids: &[Id],
+) -> RegistryResult<TierRunReport> {
+    let tenant = tenants::get(db, tenant_id).await?;
+    let now = Utc::now();
+    let mut report = TierRunReport::new(plugin_id);
+    for chunk in customer_ids.chunks(BATCH as usize) {
+        let rows = tiering::customers_by_id(db, tenant_id, chunk).await?;
+        let facts = tiering::facts_of(db, tenant_id, &tenant.default_currency, rows, now).await?;
+        if !evaluate_batch(db, registry, tenant_id, plugin_id, &facts, now, &mut report).await? {
+            break;
+        }
+    }
+    Ok(report)
+}
+
+/// One plugin call and one write transaction. Returns `false` when the plugin failed: the
+/// failure is in the report and the batch's customers keep their tiers.
+async fn evaluate_batch(
+    db: &DatabaseConnection,
+    registry: &Registry,
+    tenant_id: Id,
+    plugin_id: &str,
+    facts: &[CustomerFacts],
+    now: DateTime<Utc>,
+    report: &mut TierRunReport,
+) -> RegistryResult<bool> {
+    if facts.is_empty() {
+        return Ok(true);
+    }
+    let started = Instant::now();
+    let outcome = registry
+        .evaluate_tiers(db, tenant_id, plugin_id, facts)
+        .await?;
+    report.timings.plugin_seconds += started.elapsed().as_secs_f64();
+    report.plugin_version = outcome.version.clone();
+    report.batches += 1;
+    let decisions = match outcome.decisions {
+        Ok(decisions) => decisions,
+        Err(error) => {
+            tracing::warn!(tenant_id, plugin_id, %error, "tiering policy failed; run stopped");
+            report.error = Some(TierRunError {
+                code: error.code().to_owned(),
+                message: error.to_string(),
+                run_id: outcome.run.id,
+            });
+            return Ok(false);
+        }
+    };
+    let started = Instant::now();
+    let tx = begin_write(db).await?;
+    let plugin = (plugin_id, outcome.version.as_str());
+    report.changed += tiering::apply(&tx, tenant_id, &decisions, plugin, now).await?;
+    commit(tx).await?;
+    report.timings.write_seconds += started.elapsed().as_secs_f64();
+    report.evaluated += decisions.len() as u64;
+    Ok(true)
 }

@@ -141,6 +141,7 @@ pub struct TestServer {
     pub db: DatabaseConnection,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    worker: Option<tokio::task::JoinHandle<()>>,
     /// Shared with replicas; the scratch database goes when the last of them does.
     pub database: std::sync::Arc<ScratchDatabase>,
 }
@@ -148,16 +149,32 @@ pub struct TestServer {
 impl TestServer {
     pub async fn start(backend: Backend) -> TestServer {
         let database = std::sync::Arc::new(ScratchDatabase::create(backend).await);
-        TestServer::start_on(backend, database).await
+        TestServer::start_on(backend, database, None).await
+    }
+
+    /// A server that also runs the background worker (events, schedules, re-tiering) with
+    /// `jobs`; plain servers run none, so tests stay in control of when automation happens.
+    pub async fn start_with_jobs(backend: Backend, jobs: rapport::jobs::JobOptions) -> TestServer {
+        let database = std::sync::Arc::new(ScratchDatabase::create(backend).await);
+        TestServer::start_on(backend, database, Some(jobs)).await
+    }
+
+    /// Another process-alike on the same database with a worker of its own.
+    pub async fn replica_with_jobs(&self, jobs: rapport::jobs::JobOptions) -> TestServer {
+        TestServer::start_on(self.backend, self.database.clone(), Some(jobs)).await
     }
 
     /// A second server process-alike on the same database, with its own connection pool and
     /// its own loaded permission policy: what another replica behind a load balancer would be.
     pub async fn replica(&self) -> TestServer {
-        TestServer::start_on(self.backend, self.database.clone()).await
+        TestServer::start_on(self.backend, self.database.clone(), None).await
     }
 
-    async fn start_on(backend: Backend, database: std::sync::Arc<ScratchDatabase>) -> TestServer {
+    async fn start_on(
+        backend: Backend,
+        database: std::sync::Arc<ScratchDatabase>,
+        jobs: Option<rapport::jobs::JobOptions>,
+    ) -> TestServer {
         let db = rapport::server::open_store(&database.url)
             .await
             .expect("open store");
@@ -174,9 +191,10 @@ impl TestServer {
         let addr = listener.local_addr().expect("local addr");
         let (shutdown, stop) = oneshot::channel::<()>();
         let serving = db.clone();
+        let registry =
+            rapport::registry::Registry::new(rapport::secrets::SecretBox::random(), None);
+        let worker = jobs.map(|jobs| rapport::jobs::spawn(db.clone(), registry.clone(), jobs));
         let task = tokio::spawn(async move {
-            let registry =
-                rapport::registry::Registry::new(rapport::secrets::SecretBox::random(), None);
             rapport::server::serve_on(listener, serving, registry, async {
                 let _ = stop.await;
             })
@@ -190,6 +208,7 @@ impl TestServer {
             db,
             shutdown: Some(shutdown),
             task: Some(task),
+            worker,
             database,
         }
     }
@@ -298,6 +317,9 @@ impl Drop for TestServer {
         }
         if let Some(task) = self.task.take() {
             task.abort();
+        }
+        if let Some(worker) = self.worker.take() {
+            worker.abort();
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod automation;
 pub mod children;
 pub mod contacts;
 pub mod customers;
@@ -107,7 +108,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(satisfaction::router())
         .merge(plugins::router())
         .merge(tiering::router())
-        .merge(tasks::router());
+        .merge(tasks::router())
+        .merge(automation::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .routes(routes!(observability::metrics))

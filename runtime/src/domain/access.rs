@@ -86,6 +86,7 @@ pub const RESOURCES: &[Resource] = &[
     resource("interactions", CRUD, true, false),
     resource("satisfaction", CRUD, true, false),
     resource("tasks", CRUD, true, false),
+    resource("automation", &["read", "manage"], false, false),
     resource(
         SensitiveField::ContactPhone.resource(),
         READ_WRITE,
@@ -549,7 +550,7 @@ fn tenant_admin_grants() -> Vec<String> {
 fn manager_grants() -> Vec<String> {
     let mut grants = directory_reads();
     grants.extend(grants_on(
-        &["roles", "audit", "tenant-plugins"],
+        &["roles", "audit", "tenant-plugins", "automation"],
         &["read"],
         None,
     ));

@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod automation;
 pub mod contact;
 pub mod customer;
 pub mod customer360;

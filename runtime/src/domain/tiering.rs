@@ -74,6 +74,32 @@ pub struct TierRunReport {
     /// `null` when every batch succeeded. A failed batch keeps its customers' previous tiers
     /// and ends the run; batches before it are kept.
     pub error: Option<TierRunError>,
+    pub timings: TierRunTimings,
+}
+
+impl TierRunReport {
+    pub fn new(plugin_id: &str) -> TierRunReport {
+        TierRunReport {
+            plugin_id: plugin_id.to_owned(),
+            plugin_version: String::new(),
+            evaluated: 0,
+            changed: 0,
+            batches: 0,
+            error: None,
+            timings: TierRunTimings::default(),
+        }
+    }
+}
+
+/// Where a run's time went, in seconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
+pub struct TierRunTimings {
+    /// Reading customers and aggregating their facts.
+    pub facts_seconds: f64,
+    /// Plugin calls, including the registry's bookkeeping (grants, the run log).
+    pub plugin_seconds: f64,
+    /// Writing tiers, history and events.
+    pub write_seconds: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]

@@ -166,10 +166,36 @@ pub async fn seed_built_in_roles(
         insert_role_row(db, tenant_id, role.name, role.description, true).await?;
         insert_grants(db, tenant_id, role.name, &role.permissions()).await?;
     }
-    if !missing.is_empty() {
+    let topped_up = top_up_administrators(db, tenant_id, platform).await?;
+    if !missing.is_empty() || topped_up {
         bump_revision(db, tenant_id).await?;
     }
     Ok(())
+}
+
+/// Administrator roles cannot be edited, so they always hold every permission of this
+/// release: a release that adds a resource grants it to them on start-up. Other built-in roles
+/// keep what the tenant made of them.
+async fn top_up_administrators(
+    db: &impl ConnectionTrait,
+    tenant_id: Id,
+    platform: bool,
+) -> StoreResult<bool> {
+    let mut topped_up = false;
+    for role in built_in_roles_for(platform).filter(|role| !role.editable) {
+        let held = grants_of(db, tenant_id, Some(&[role.name.to_owned()]))
+            .await?
+            .remove(role.name)
+            .unwrap_or_default();
+        let lacking: BTreeSet<Permission> = role
+            .permissions()
+            .into_iter()
+            .filter(|permission| !held.contains(&permission.to_string()))
+            .collect();
+        topped_up |= !lacking.is_empty();
+        insert_grants(db, tenant_id, role.name, &lacking).await?;
+    }
+    Ok(topped_up)
 }
 
 /// Seeds built-in roles for every tenant that lacks some: after the upgrade that introduced

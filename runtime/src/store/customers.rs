@@ -112,6 +112,33 @@ async fn replace_tags(
     Ok(())
 }
 
+/// Adds one tag to a customer; a tag it already has is left alone.
+pub async fn add_tag(
+    db: &impl ConnectionTrait,
+    tenant_id: Id,
+    customer_id: Id,
+    tag: &str,
+) -> StoreResult<()> {
+    let row = customer_tag::ActiveModel {
+        tenant_id: Set(tenant_id),
+        customer_id: Set(customer_id),
+        tag: Set(tag.to_owned()),
+        ..Default::default()
+    };
+    customer_tag::Entity::insert(row)
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::columns([
+                customer_tag::Column::CustomerId,
+                customer_tag::Column::Tag,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
 fn duplicate_code(error: sea_orm::DbErr) -> StoreError {
     StoreError::conflict_on_unique(
         error,
@@ -150,6 +177,9 @@ pub async fn create(
     .await
     .map_err(duplicate_code)?;
     replace_tags(&tx, tenant_id, row.id, &fields.tags).await?;
+    let announced =
+        serde_json::json!({"customer_id": row.id, "code": row.code, "owner_id": row.owner_id});
+    super::events::append(&tx, tenant_id, "customer.created", row.id, &announced).await?;
     tx.commit().await?;
     to_domain(row, fields.tags)
 }

@@ -52,6 +52,8 @@ pub async fn create(
     }
     .insert(db)
     .await?;
+    let announced = serde_json::json!({"customer_id": customer_id, "interaction_id": row.id, "channel": row.channel});
+    super::events::append(db, tenant_id, "interaction.recorded", row.id, &announced).await?;
     to_domain(row)
 }
 

@@ -6,17 +6,20 @@
 
 pub mod access;
 pub mod audit;
+pub mod automation;
 pub mod casbin_adapter;
 pub mod contacts;
 pub mod customer_360;
 pub mod customers;
 pub mod departments;
 pub mod entity;
+pub mod events;
 pub mod handover;
 pub mod interactions;
 pub mod orders;
 pub mod plugins;
 pub mod satisfaction;
+pub mod schedules;
 pub mod sessions;
 pub mod tasks;
 pub mod tenants;

@@ -63,6 +63,9 @@ pub async fn create(
     .insert(db)
     .await
     .map_err(duplicate)?;
+    let announced =
+        serde_json::json!({"customer_id": customer_id, "order_id": row.id, "status": row.status});
+    super::events::append(db, tenant_id, "order.created", row.id, &announced).await?;
     to_domain(row)
 }
 

@@ -48,6 +48,8 @@ pub async fn create(
     }
     .insert(db)
     .await?;
+    let announced = serde_json::json!({"customer_id": customer_id, "record_id": row.id, "kind": row.kind, "value": row.value});
+    super::events::append(db, tenant_id, "satisfaction.recorded", row.id, &announced).await?;
     to_domain(row)
 }
 

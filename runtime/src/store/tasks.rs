@@ -7,8 +7,8 @@ use sea_orm::{
     QueryOrder, QuerySelect, Set,
 };
 
-use super::entity::{customer, task, user};
-use super::{StoreError, StoreResult, customers, parse_column, users};
+use super::entity::{customer, event, task, user};
+use super::{StoreError, StoreResult, customers, events, parse_column, users};
 use crate::domain::access::Visibility;
 use crate::domain::page::{Cursor, Page, PageRequest};
 use crate::domain::task::{Task, TaskFields, TaskFilter, TaskStatus};
@@ -247,4 +247,57 @@ pub async fn list(
         value: task.due_at.to_rfc3339(),
         id: task.id,
     }))
+}
+
+/// Emits `task.due_soon` for open tasks due within `soon`, and `task.overdue` for open tasks
+/// past due, once each per task. Returns how many of each.
+pub async fn remind(
+    db: &impl ConnectionTrait,
+    tenant_id: Id,
+    now: DateTime<Utc>,
+    soon: chrono::Duration,
+) -> StoreResult<(u64, u64)> {
+    let open = || {
+        task::Entity::find()
+            .filter(task::Column::TenantId.eq(tenant_id))
+            .filter(task::Column::Status.eq("open"))
+    };
+    let due_soon = open()
+        .filter(task::Column::DueSoonRemindedAt.is_null())
+        .filter(task::Column::DueAt.gte(now))
+        .filter(task::Column::DueAt.lt(now + soon))
+        .all(db)
+        .await?;
+    let overdue = open()
+        .filter(task::Column::OverdueRemindedAt.is_null())
+        .filter(task::Column::DueAt.lt(now))
+        .all(db)
+        .await?;
+    let reminders = [
+        ("task.due_soon", &due_soon, task::Column::DueSoonRemindedAt),
+        ("task.overdue", &overdue, task::Column::OverdueRemindedAt),
+    ];
+    for (kind, tasks, reminded) in reminders {
+        if tasks.is_empty() {
+            continue;
+        }
+        let rows = tasks.iter().map(|task| {
+            let payload = serde_json::json!({
+                "task_id": task.id,
+                "title": task.title,
+                "assignee_id": task.assignee_id,
+                "customer_id": task.customer_id,
+                "due_at": task.due_at,
+                "priority": task.priority,
+            });
+            events::new_event(tenant_id, kind, task.id, &payload, now)
+        });
+        event::Entity::insert_many(rows).exec(db).await?;
+        task::Entity::update_many()
+            .col_expr(reminded, sea_orm::sea_query::Expr::value(now))
+            .filter(task::Column::Id.is_in(tasks.iter().map(|t| t.id)))
+            .exec(db)
+            .await?;
+    }
+    Ok((due_soon.len() as u64, overdue.len() as u64))
 }

@@ -64,6 +64,8 @@ pub async fn create_with_admin(
     let tx = begin_write(db).await?;
     let tenant = insert(&tx, fields, false).await?;
     access::seed_built_in_roles(&tx, tenant.id, false).await?;
+    super::schedules::ensure_tenant_jobs(&tx, tenant.id).await?;
+    super::automation::install_defaults(&tx, tenant.id).await?;
     let admin = UserInput {
         role: Some(TENANT_ADMIN.to_owned()),
         ..admin

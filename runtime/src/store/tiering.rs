@@ -4,18 +4,18 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockBehavior, LockType, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QuerySelect, Set, Statement, Value,
 };
 use serde_json::json;
 
 use super::entity::{
     customer, customer_tag, event, interaction, order, satisfaction_record, tier_history,
-    tier_service_policy,
+    tier_request, tier_service_policy,
 };
-use super::{StoreError, StoreResult};
+use super::{StoreError, StoreResult, events};
 use crate::domain::Id;
 use crate::domain::order::OrderStatus;
 use crate::domain::tiering::{
@@ -68,22 +68,58 @@ pub async fn facts_page(
     limit: u64,
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<CustomerFacts>> {
-    let customers = customer::Entity::find()
+    let rows = customers_page(db, tenant_id, after_id, limit).await?;
+    facts_of(db, tenant_id, currency, rows, now).await
+}
+
+/// Up to `limit` customers of the tenant after `after_id`, in id order.
+pub async fn customers_page(
+    db: &impl ConnectionTrait,
+    tenant_id: Id,
+    after_id: Id,
+    limit: u64,
+) -> StoreResult<Vec<customer::Model>> {
+    Ok(customer::Entity::find()
         .filter(customer::Column::TenantId.eq(tenant_id))
         .filter(customer::Column::Id.gt(after_id))
         .order_by_asc(customer::Column::Id)
         .limit(limit)
         .all(db)
-        .await?;
-    let (Some(first), Some(last)) = (customers.first(), customers.last()) else {
+        .await?)
+}
+
+/// The tenant's customers among `ids` (missing ones are left out), in id order.
+pub async fn customers_by_id(
+    db: &impl ConnectionTrait,
+    tenant_id: Id,
+    ids: &[Id],
+) -> StoreResult<Vec<customer::Model>> {
+    Ok(customer::Entity::find()
+        .filter(customer::Column::TenantId.eq(tenant_id))
+        .filter(customer::Column::Id.is_in(ids.to_vec()))
+        .order_by_asc(customer::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// The facts of `customers` (rows of the tenant), in their order.
+pub async fn facts_of(
+    db: &impl ConnectionTrait,
+    tenant_id: Id,
+    currency: &str,
+    customers: Vec<customer::Model>,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<CustomerFacts>> {
+    if customers.is_empty() {
         return Ok(Vec::new());
-    };
-    let (first, last) = (first.id, last.id);
+    }
+    let ids: Vec<Id> = customers.iter().map(|c| c.id).collect();
+    let ids = ids.as_slice();
     let (orders, interactions, latest, tags) = tokio::try_join!(
-        order_totals(db, tenant_id, currency, first, last, now),
-        interaction_totals(db, tenant_id, first, last, now),
-        latest_satisfaction(db, tenant_id, first, last),
-        tags_between(db, tenant_id, first, last),
+        order_totals(db, tenant_id, currency, ids, now),
+        interaction_totals(db, tenant_id, ids, now),
+        latest_satisfaction(db, tenant_id, ids),
+        tags_of(db, tenant_id, ids),
     )?;
     let mut orders: HashMap<Id, OrderTotals> =
         orders.into_iter().map(|o| (o.customer_id, o)).collect();
@@ -134,8 +170,7 @@ async fn order_totals(
     db: &impl ConnectionTrait,
     tenant_id: Id,
     currency: &str,
-    first: Id,
-    last: Id,
+    ids: &[Id],
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<OrderTotals>> {
     let since = |days: i64| Expr::col(order::Column::OrderedAt).gte(now - Duration::days(days));
@@ -161,7 +196,7 @@ async fn order_totals(
         )
         .column_as(Expr::col(order::Column::OrderedAt).max(), "last_at")
         .filter(order::Column::TenantId.eq(tenant_id))
-        .filter(order::Column::CustomerId.between(first, last))
+        .filter(order::Column::CustomerId.is_in(ids.to_vec()))
         .filter(order::Column::Currency.eq(currency))
         .filter(counted(order::Column::Status))
         .group_by(order::Column::CustomerId)
@@ -173,8 +208,7 @@ async fn order_totals(
 async fn interaction_totals(
     db: &impl ConnectionTrait,
     tenant_id: Id,
-    first: Id,
-    last: Id,
+    ids: &[Id],
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<InteractionTotals>> {
     let since =
@@ -192,7 +226,7 @@ async fn interaction_totals(
         )
         .column_as(Expr::col(interaction::Column::OccurredAt).max(), "last_at")
         .filter(interaction::Column::TenantId.eq(tenant_id))
-        .filter(interaction::Column::CustomerId.between(first, last))
+        .filter(interaction::Column::CustomerId.is_in(ids.to_vec()))
         .group_by(interaction::Column::CustomerId)
         .into_model::<InteractionTotals>()
         .all(db)
@@ -203,12 +237,11 @@ async fn interaction_totals(
 async fn latest_satisfaction(
     db: &impl ConnectionTrait,
     tenant_id: Id,
-    first: Id,
-    last: Id,
+    ids: &[Id],
 ) -> StoreResult<HashMap<(Id, String), f64>> {
     let rows = satisfaction_record::Entity::find()
         .filter(satisfaction_record::Column::TenantId.eq(tenant_id))
-        .filter(satisfaction_record::Column::CustomerId.between(first, last))
+        .filter(satisfaction_record::Column::CustomerId.is_in(ids.to_vec()))
         .order_by_desc(satisfaction_record::Column::RecordedAt)
         .order_by_desc(satisfaction_record::Column::Id)
         .all(db)
@@ -222,16 +255,15 @@ async fn latest_satisfaction(
     Ok(latest)
 }
 
-async fn tags_between(
+async fn tags_of(
     db: &impl ConnectionTrait,
     tenant_id: Id,
-    first: Id,
-    last: Id,
+    ids: &[Id],
 ) -> StoreResult<HashMap<Id, Vec<String>>> {
     let mut tags: HashMap<Id, Vec<String>> = HashMap::new();
     for row in customer_tag::Entity::find()
         .filter(customer_tag::Column::TenantId.eq(tenant_id))
-        .filter(customer_tag::Column::CustomerId.between(first, last))
+        .filter(customer_tag::Column::CustomerId.is_in(ids.to_vec()))
         .order_by_asc(customer_tag::Column::Tag)
         .all(db)
         .await?
@@ -263,72 +295,119 @@ pub async fn apply(
         .await?
         .into_iter()
         .collect();
-    let mut changed = 0;
-    for decision in decisions {
-        let Some(previous) = current.get(&decision.customer_id) else {
-            continue; // deleted since its facts were read
-        };
-        customer::Entity::update_many()
-            .col_expr(customer::Column::Tier, Expr::value(decision.tier.clone()))
-            .col_expr(customer::Column::TierScore, Expr::value(decision.score))
-            .col_expr(
-                customer::Column::TierReasons,
-                Expr::value(json!(decision.reasons)),
-            )
-            .col_expr(customer::Column::TierEvaluatedAt, Expr::value(now))
-            .filter(customer::Column::Id.eq(decision.customer_id))
-            .exec(db)
-            .await?;
-        if previous.as_deref() == Some(decision.tier.as_str()) {
-            continue;
-        }
-        changed += 1;
-        record_change(db, tenant_id, previous.clone(), decision, plugin, now).await?;
+    // A customer deleted since its facts were read has no current row and is skipped.
+    let live: Vec<&TierDecision> = decisions
+        .iter()
+        .filter(|d| current.contains_key(&d.customer_id))
+        .collect();
+    for chunk in live.chunks(UPDATE_CHUNK) {
+        write_decisions(db, tenant_id, chunk, now).await?;
     }
-    Ok(changed)
+    let changes: Vec<(Option<String>, &TierDecision)> = live
+        .into_iter()
+        .filter_map(|decision| {
+            let previous = current.get(&decision.customer_id)?;
+            (previous.as_deref() != Some(decision.tier.as_str()))
+                .then(|| (previous.clone(), decision))
+        })
+        .collect();
+    record_changes(db, tenant_id, &changes, plugin, now).await?;
+    Ok(changes.len() as u64)
 }
 
-async fn record_change(
+/// Rows per `UPDATE … FROM (VALUES …)`: four parameters a row stays far below SQLite's and
+/// PostgreSQL's parameter limits.
+const UPDATE_CHUNK: usize = 500;
+
+/// One statement for the whole chunk: a statement per customer would cost a round trip each,
+/// which dominates a re-tier of a million customers.
+async fn write_decisions(
     db: &impl ConnectionTrait,
     tenant_id: Id,
-    from_tier: Option<String>,
-    decision: &TierDecision,
+    decisions: &[&TierDecision],
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    if decisions.is_empty() {
+        return Ok(());
+    }
+    let backend = db.get_database_backend();
+    let postgres = backend == DbBackend::Postgres;
+    let mut values: Vec<Value> = Vec::with_capacity(decisions.len() * 4 + 2);
+    let mut rows = Vec::with_capacity(decisions.len());
+    let mut next = 0usize;
+    let mut param = |value: Value, values: &mut Vec<Value>| {
+        values.push(value);
+        next += 1;
+        if postgres {
+            format!("${next}")
+        } else {
+            "?".to_owned()
+        }
+    };
+    for decision in decisions {
+        let id = param(decision.customer_id.into(), &mut values);
+        let tier = param(decision.tier.clone().into(), &mut values);
+        let score = param(decision.score.into(), &mut values);
+        let reasons = param(json!(decision.reasons).to_string().into(), &mut values);
+        rows.push(format!("({id}, {tier}, {score}, {reasons})"));
+    }
+    let evaluated_at = param(now.into(), &mut values);
+    let tenant = param(tenant_id.into(), &mut values);
+    let json_cast = if postgres { "::json" } else { "" };
+    let sql = format!(
+        "UPDATE customers SET tier = v.column2, tier_score = v.column3, \
+         tier_reasons = v.column4{json_cast}, tier_evaluated_at = {evaluated_at} \
+         FROM (VALUES {}) AS v WHERE customers.id = v.column1 AND customers.tenant_id = {tenant}",
+        rows.join(", ")
+    );
+    db.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    Ok(())
+}
+
+async fn record_changes(
+    db: &impl ConnectionTrait,
+    tenant_id: Id,
+    changes: &[(Option<String>, &TierDecision)],
     (plugin_id, plugin_version): (&str, &str),
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    tier_history::ActiveModel {
-        tenant_id: Set(tenant_id),
-        customer_id: Set(decision.customer_id),
-        from_tier: Set(from_tier.clone()),
-        to_tier: Set(decision.tier.clone()),
-        score: Set(decision.score),
-        reasons: Set(json!(decision.reasons).to_string()),
-        plugin_id: Set(plugin_id.to_owned()),
-        plugin_version: Set(plugin_version.to_owned()),
-        changed_at: Set(now),
-        ..Default::default()
+    for chunk in changes.chunks(UPDATE_CHUNK) {
+        let history = chunk
+            .iter()
+            .map(|(from_tier, decision)| tier_history::ActiveModel {
+                tenant_id: Set(tenant_id),
+                customer_id: Set(decision.customer_id),
+                from_tier: Set(from_tier.clone()),
+                to_tier: Set(decision.tier.clone()),
+                score: Set(decision.score),
+                reasons: Set(json!(decision.reasons).to_string()),
+                plugin_id: Set(plugin_id.to_owned()),
+                plugin_version: Set(plugin_version.to_owned()),
+                changed_at: Set(now),
+                ..Default::default()
+            });
+        tier_history::Entity::insert_many(history).exec(db).await?;
+        let events = chunk.iter().map(|(from_tier, decision)| {
+            let payload = json!({
+                "customer_id": decision.customer_id,
+                "from_tier": from_tier,
+                "to_tier": decision.tier,
+                "score": decision.score,
+                "reasons": decision.reasons,
+                "plugin_id": plugin_id,
+                "plugin_version": plugin_version,
+            });
+            events::new_event(
+                tenant_id,
+                "customer.tier_changed",
+                decision.customer_id,
+                &payload,
+                now,
+            )
+        });
+        event::Entity::insert_many(events).exec(db).await?;
     }
-    .insert(db)
-    .await?;
-    let payload = json!({
-        "customer_id": decision.customer_id,
-        "from_tier": from_tier,
-        "to_tier": decision.tier,
-        "score": decision.score,
-        "reasons": decision.reasons,
-        "plugin_id": plugin_id,
-        "plugin_version": plugin_version,
-    });
-    event::ActiveModel {
-        tenant_id: Set(tenant_id),
-        kind: Set("customer.tier_changed".to_owned()),
-        subject_id: Set(Some(decision.customer_id.to_string())),
-        payload: Set(payload.to_string()),
-        occurred_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
     Ok(())
 }
 
@@ -423,4 +502,77 @@ pub async fn set_service_policy(
     row.updated_at = Set(Utc::now());
     row.save(db).await?;
     Ok(())
+}
+
+/// Asks for `customer_id` to be re-tiered at `due_at`; a pending request moves to the later
+/// time, which is what debounces a burst of events into one evaluation.
+pub async fn request_retier(
+    db: &impl ConnectionTrait,
+    tenant_id: Id,
+    customer_id: Id,
+    due_at: DateTime<Utc>,
+) -> StoreResult<()> {
+    let request = tier_request::ActiveModel {
+        tenant_id: Set(tenant_id),
+        customer_id: Set(customer_id),
+        due_at: Set(due_at),
+        ..Default::default()
+    };
+    tier_request::Entity::insert(request)
+        .on_conflict(
+            OnConflict::columns([
+                tier_request::Column::TenantId,
+                tier_request::Column::CustomerId,
+            ])
+            .update_column(tier_request::Column::DueAt)
+            .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// Takes up to `limit` due re-tier requests of one tenant off the queue (in the caller's
+/// transaction; PostgreSQL skips rows another process is taking). Returns the tenant and its
+/// customer ids.
+pub async fn take_due_requests(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> StoreResult<Option<(Id, Vec<Id>)>> {
+    let lock = |query: sea_orm::Select<tier_request::Entity>| {
+        if db.get_database_backend() == DbBackend::Postgres {
+            query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        } else {
+            query
+        }
+    };
+    let Some(first) = lock(
+        tier_request::Entity::find()
+            .filter(tier_request::Column::DueAt.lte(now))
+            .order_by_asc(tier_request::Column::DueAt),
+    )
+    .one(db)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let due = lock(
+        tier_request::Entity::find()
+            .filter(tier_request::Column::TenantId.eq(first.tenant_id))
+            .filter(tier_request::Column::DueAt.lte(now))
+            .order_by_asc(tier_request::Column::DueAt)
+            .limit(limit),
+    )
+    .all(db)
+    .await?;
+    let ids: Vec<Id> = due.iter().map(|r| r.id).collect();
+    tier_request::Entity::delete_many()
+        .filter(tier_request::Column::Id.is_in(ids))
+        .exec(db)
+        .await?;
+    Ok(Some((
+        first.tenant_id,
+        due.into_iter().map(|r| r.customer_id).collect(),
+    )))
 }

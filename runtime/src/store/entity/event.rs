@@ -11,6 +11,7 @@ pub struct Model {
     /// JSON object.
     pub payload: String,
     pub occurred_at: DateTimeUtc,
+    pub handled_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

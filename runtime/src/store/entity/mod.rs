@@ -3,6 +3,7 @@
 
 pub mod api_token;
 pub mod audit_entry;
+pub mod automation_rule;
 pub mod casbin_rule;
 pub mod contact;
 pub mod customer;
@@ -15,10 +16,13 @@ pub mod plugin_component;
 pub mod plugin_run;
 pub mod plugin_version;
 pub mod role;
+pub mod rule_firing;
 pub mod satisfaction_record;
+pub mod schedule;
 pub mod task;
 pub mod tenant;
 pub mod tenant_plugin;
 pub mod tier_history;
+pub mod tier_request;
 pub mod tier_service_policy;
 pub mod user;

@@ -1,0 +1,198 @@
+//! The background worker of `rapport serve`: on every tick it hands new events to the
+//! automation engine, runs the recurring jobs that are due (each under a lease, so one process
+//! runs each occurrence even when several share the database), and re-tiers the customers whose
+//! debounce has settled. Every step is bounded, so one tick never runs away.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::{Duration, Utc};
+use sea_orm::DatabaseConnection;
+use tracing::Instrument;
+
+use crate::automation;
+use crate::registry::Registry;
+use crate::store::schedules::{self, Claim, TASK_REMINDERS, TIERING};
+use crate::store::{StoreResult, begin_write, commit, events, tasks, tiering};
+use crate::tiering as tier_job;
+
+/// How the worker paces itself.
+#[derive(Debug, Clone)]
+pub struct JobOptions {
+    pub tick: StdDuration,
+    /// How long a claimed job stays leased to this process (longer than any job runs).
+    pub lease: Duration,
+    /// How long a customer's facts must settle after an event before it is re-tiered.
+    pub debounce: Duration,
+    /// Tasks due within this window get a `task.due_soon` event.
+    pub due_soon: Duration,
+    /// This process's name in leases and in `last_run_by`.
+    pub owner: String,
+}
+
+impl Default for JobOptions {
+    fn default() -> Self {
+        JobOptions {
+            tick: StdDuration::from_secs(15),
+            lease: Duration::minutes(30),
+            debounce: Duration::seconds(60),
+            due_soon: Duration::hours(24),
+            owner: format!("{}-{}", hostname(), std::process::id()),
+        }
+    }
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME").unwrap_or_else(|_| "rapport".to_owned())
+}
+
+/// Events and re-tier requests handled per transaction.
+const BATCH: u64 = 200;
+/// Recurring jobs run per tick; the rest wait for the next tick.
+const JOBS_PER_TICK: usize = 20;
+/// Batches per step and tick, so a backlog drains over several ticks.
+const BATCHES_PER_TICK: usize = 10;
+
+/// Runs the worker until the returned handle is aborted or dropped with the runtime.
+pub fn spawn(
+    db: DatabaseConnection,
+    registry: Arc<Registry>,
+    options: JobOptions,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(options.tick);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            tick(&db, &registry, &options).await;
+        }
+    })
+}
+
+/// One round of everything due; errors are logged and retried on the next tick.
+pub async fn tick(db: &DatabaseConnection, registry: &Registry, options: &JobOptions) {
+    if let Err(error) = dispatch_events(db, options).await {
+        tracing::error!(%error, "event dispatch failed");
+    }
+    // One job per claim, so that processes sharing the database share the due jobs too.
+    for _ in 0..JOBS_PER_TICK {
+        match schedules::claim_due(db, &options.owner, Utc::now(), options.lease, 1).await {
+            Ok(claims) if claims.is_empty() => break,
+            Ok(claims) => {
+                for claim in claims {
+                    run_claimed(db, registry, options, &claim).await;
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "claiming due jobs failed");
+                break;
+            }
+        }
+    }
+    if let Err(error) = retier_requested(db, registry).await {
+        tracing::error!(%error, "re-tiering after events failed");
+    }
+}
+
+async fn dispatch_events(db: &DatabaseConnection, options: &JobOptions) -> StoreResult<()> {
+    for _ in 0..BATCHES_PER_TICK {
+        let tx = begin_write(db).await?;
+        let batch = events::claim_unhandled(&tx, BATCH).await?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let now = Utc::now();
+        for event in &batch {
+            automation::handle_event(&tx, event, options.debounce, now).await?;
+        }
+        events::mark_handled(&tx, batch.iter().map(|e| e.id).collect()).await?;
+        commit(tx).await?;
+    }
+    Ok(())
+}
+
+async fn run_claimed(
+    db: &DatabaseConnection,
+    registry: &Registry,
+    options: &JobOptions,
+    claim: &Claim,
+) {
+    let span = tracing::info_span!("job", tenant_id = claim.tenant_id, job = %claim.job);
+    let outcome = match run_job(db, registry, options, claim).instrument(span).await {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            tracing::error!(tenant_id = claim.tenant_id, job = %claim.job, %error, "job failed");
+            format!("failed: {error}")
+        }
+    };
+    tracing::info!(tenant_id = claim.tenant_id, job = %claim.job, %outcome, "job finished");
+    match schedules::complete(db, claim, &options.owner, &outcome, Utc::now()).await {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!("the job's lease expired before it finished"),
+        Err(error) => tracing::error!(%error, "recording the job's end failed"),
+    }
+}
+
+async fn run_job(
+    db: &DatabaseConnection,
+    registry: &Registry,
+    options: &JobOptions,
+    claim: &Claim,
+) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+    let tenant_id = claim.tenant_id;
+    if let Some(rule_id) = claim.job.strip_prefix("rule:") {
+        let rule_id = rule_id.parse()?;
+        let rule = crate::store::automation::get(db, tenant_id, rule_id).await?;
+        let report = automation::run_rule(db, tenant_id, &rule, Utc::now()).await?;
+        return Ok(format!(
+            "evaluated {}, fired {}, skipped {}",
+            report.evaluated, report.fired, report.skipped
+        ));
+    }
+    match claim.job.as_str() {
+        TIERING => {
+            let plugin = tier_job::choose_policy(db, registry, tenant_id, None).await?;
+            let report = tier_job::run(db, registry, tenant_id, &plugin, |_, _| {}).await?;
+            Ok(match report.error {
+                Some(error) => format!("failed: {} ({})", error.message, error.code),
+                None => format!("evaluated {}, changed {}", report.evaluated, report.changed),
+            })
+        }
+        TASK_REMINDERS => {
+            let tx = begin_write(db).await?;
+            let (soon, overdue) =
+                tasks::remind(&tx, tenant_id, Utc::now(), options.due_soon).await?;
+            commit(tx).await?;
+            Ok(format!("due soon {soon}, overdue {overdue}"))
+        }
+        other => Err(format!("unknown job {other}").into()),
+    }
+}
+
+/// Re-tiers customers whose re-tier requests are due, a tenant per batch. A tenant without one
+/// enabled tiering policy drops its requests: the next full run covers them.
+async fn retier_requested(db: &DatabaseConnection, registry: &Registry) -> StoreResult<()> {
+    for _ in 0..BATCHES_PER_TICK {
+        let tx = begin_write(db).await?;
+        let taken = tiering::take_due_requests(&tx, Utc::now(), BATCH).await?;
+        commit(tx).await?;
+        let Some((tenant_id, customers)) = taken else {
+            return Ok(());
+        };
+        let plugin = match tier_job::choose_policy(db, registry, tenant_id, None).await {
+            Ok(plugin) => plugin,
+            Err(error) => {
+                tracing::info!(tenant_id, %error, "no tiering policy to re-tier with");
+                continue;
+            }
+        };
+        match tier_job::run_for(db, registry, tenant_id, &plugin, &customers).await {
+            Ok(report) if report.error.is_some() => {
+                tracing::warn!(tenant_id, error = ?report.error, "incremental re-tier failed");
+            }
+            Ok(_) => {}
+            Err(error) => tracing::error!(tenant_id, %error, "incremental re-tier failed"),
+        }
+    }
+    Ok(())
+}
