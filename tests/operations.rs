@@ -87,6 +87,15 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/tasks/{id}"),
     ("patch", "/api/v1/tasks/{id}"),
     ("delete", "/api/v1/tasks/{id}"),
+    ("get", "/api/v1/automation/rules"),
+    ("post", "/api/v1/automation/rules"),
+    ("get", "/api/v1/automation/rules/{id}"),
+    ("put", "/api/v1/automation/rules/{id}"),
+    ("delete", "/api/v1/automation/rules/{id}"),
+    ("post", "/api/v1/automation/rules/{id}/runs"),
+    ("get", "/api/v1/automation/schedules"),
+    ("patch", "/api/v1/automation/schedules/{job}"),
+    ("get", "/api/v1/automation/events"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

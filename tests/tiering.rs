@@ -265,3 +265,72 @@ async fn each_tier_has_a_service_policy_that_admins_tune() {
     })
     .await;
 }
+
+/// Polls `check` for at most 15 s.
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..300 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+async fn evaluate_runs(server: &TestServer, token: &str) -> usize {
+    let (status, runs) = server.get(&format!("/api/v1/tenant/plugins/{POLICY}/runs"), token).await;
+    assert_eq!(status, StatusCode::OK, "{runs}");
+    runs.as_array().unwrap().iter().filter(|run| run["export"] == "evaluate").count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_re_tier_a_customer_once_settled_and_the_nightly_job_runs_on_schedule() {
+    let component = plugin_component("value-tiering");
+    for backend in rapport_tests::backends() {
+        eprintln!("--- backend: {backend:?}");
+        let jobs = rapport::jobs::JobOptions {
+            tick: std::time::Duration::from_millis(50),
+            debounce: Duration::seconds(2),
+            ..rapport::jobs::JobOptions::default()
+        };
+        let server = TestServer::start_with_jobs(backend, jobs).await;
+        let install = json!({"component": STANDARD.encode(&component)});
+        let (status, installed) = server.post("/api/v1/plugins", PLATFORM_TOKEN, install).await;
+        assert_eq!(status, StatusCode::CREATED, "{installed}");
+        let tenant = server.tenant("incremental").await;
+        let token = tenant.token.as_str();
+        enable(&server, token, POLICY, "1.0.0", json!({})).await;
+
+        // A burst of events (two orders, a visit) for one customer...
+        let big = customer(&server, token, "BIG", &[("700000", 40), ("700000", 5)], &[3], &[]).await;
+        assert!(tier_of(&server, token, big).await["tier"].is_null(), "not before the debounce");
+        // ...is one evaluation once it settles.
+        eventually("the incremental re-tier", || async {
+            !tier_of(&server, token, big).await["tier"].is_null()
+        })
+        .await;
+        assert_eq!(tier_of(&server, token, big).await["tier"], "high-value");
+        assert_eq!(evaluate_runs(&server, token).await, 1);
+        assert_eq!(events(&server, tenant.id).await, 1);
+
+        // The nightly job, moved to now, re-tiers everyone with the tenant's policy.
+        let now = json!({"next_run_at": Utc::now().to_rfc3339()});
+        let (status, schedule) = server.patch("/api/v1/automation/schedules/tiering", token, now).await;
+        assert_eq!(status, StatusCode::OK, "{schedule}");
+        eventually("the nightly job", || async {
+            let (_, all) = server.get("/api/v1/automation/schedules", token).await;
+            all.as_array().unwrap().iter().any(|s| s["job"] == "tiering" && s["runs"] == 1 && s["running"] == false)
+        })
+        .await;
+        let (_, all) = server.get("/api/v1/automation/schedules", token).await;
+        let nightly = all.as_array().unwrap().iter().find(|s| s["job"] == "tiering").unwrap().clone();
+        assert_eq!(nightly["last_outcome"], "evaluated 1, changed 0", "{nightly}");
+        assert_eq!(evaluate_runs(&server, token).await, 2);
+        let next = chrono::DateTime::parse_from_rfc3339(nightly["next_run_at"].as_str().unwrap()).unwrap();
+        assert!(next > Utc::now() + Duration::hours(23), "{nightly}");
+    }
+}

@@ -344,6 +344,8 @@ async fn write_decisions(
             "?".to_owned()
         }
     };
+    // Parameters go in the order they appear in the statement: SQLite's `?` are positional.
+    let evaluated_at = param(now.into(), &mut values);
     for decision in decisions {
         let id = param(decision.customer_id.into(), &mut values);
         let tier = param(decision.tier.clone().into(), &mut values);
@@ -351,7 +353,6 @@ async fn write_decisions(
         let reasons = param(json!(decision.reasons).to_string().into(), &mut values);
         rows.push(format!("({id}, {tier}, {score}, {reasons})"));
     }
-    let evaluated_at = param(now.into(), &mut values);
     let tenant = param(tenant_id.into(), &mut values);
     let json_cast = if postgres { "::json" } else { "" };
     let sql = format!(
