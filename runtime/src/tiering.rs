@@ -57,7 +57,8 @@ pub async fn choose_policy(
 }
 
 /// Re-tiers every customer of the tenant with `plugin_id`; `progress(done, total)` is called
-/// after each page.
+/// after each page. The next page's facts are read while the current page is evaluated and
+/// written: reads and the write transaction use different pooled connections.
 pub async fn run(
     db: &DatabaseConnection,
     registry: &Registry,
@@ -68,21 +69,41 @@ pub async fn run(
     let tenant = tenants::get(db, tenant_id).await?;
     let total = customers::count(db, tenant_id).await?;
     let now = Utc::now();
+    let currency = tenant.default_currency.as_str();
     let mut report = TierRunReport::new(plugin_id);
-    let mut after = 0;
-    loop {
-        let started = Instant::now();
-        let page = tiering::customers_page(db, tenant_id, after, BATCH).await?;
-        let Some(last) = page.last() else { break };
-        after = last.id;
-        let facts = tiering::facts_of(db, tenant_id, &tenant.default_currency, page, now).await?;
-        report.timings.facts_seconds += started.elapsed().as_secs_f64();
-        if !evaluate_batch(db, registry, tenant_id, plugin_id, &facts, now, &mut report).await? {
+    let (mut facts, seconds) = next_page(db, tenant_id, currency, 0, now).await?;
+    report.timings.facts_seconds += seconds;
+    while let Some(last) = facts.last() {
+        let after = last.customer_id;
+        let mut page_report = TierRunReport::new(plugin_id);
+        let (next, evaluated) = tokio::join!(
+            next_page(db, tenant_id, currency, after, now),
+            evaluate_batch(db, registry, tenant_id, plugin_id, &facts, now, &mut page_report),
+        );
+        report.absorb(page_report);
+        if !evaluated? {
             break;
         }
         progress(report.evaluated, total);
+        let (next, seconds) = next?;
+        report.timings.facts_seconds += seconds;
+        facts = next;
     }
     Ok(report)
+}
+
+/// The facts of the page after `after`, and the seconds it took to read them.
+async fn next_page(
+    db: &DatabaseConnection,
+    tenant_id: Id,
+    currency: &str,
+    after: Id,
+    now: DateTime<Utc>,
+) -> RegistryResult<(Vec<CustomerFacts>, f64)> {
+    let started = Instant::now();
+    let page = tiering::customers_page(db, tenant_id, after, BATCH).await?;
+    let facts = tiering::facts_of(db, tenant_id, currency, page, now).await?;
+    Ok((facts, started.elapsed().as_secs_f64()))
 }
 
 /// Re-tiers the tenant's customers among `customer_ids` (what events asked for).

@@ -91,7 +91,24 @@ impl TierRunReport {
     }
 }
 
-/// Where a run's time went, in seconds.
+impl TierRunReport {
+    /// Adds a part of the run (one batch) to the whole.
+    pub fn absorb(&mut self, part: TierRunReport) {
+        if !part.plugin_version.is_empty() {
+            self.plugin_version = part.plugin_version;
+        }
+        self.evaluated += part.evaluated;
+        self.changed += part.changed;
+        self.batches += part.batches;
+        self.error = self.error.take().or(part.error);
+        self.timings.facts_seconds += part.timings.facts_seconds;
+        self.timings.plugin_seconds += part.timings.plugin_seconds;
+        self.timings.write_seconds += part.timings.write_seconds;
+    }
+}
+
+/// Where a run's time went, in seconds. Reading the next page overlaps with evaluating and
+/// writing the current one, so the parts can add up to more than the run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
 pub struct TierRunTimings {
     /// Reading customers and aggregating their facts.
