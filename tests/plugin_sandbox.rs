@@ -40,14 +40,70 @@ fn facts(
         latest_csat: Some(4.2),
         latest_nps: None,
         latest_ces: None,
+        churn_signals: Vec::new(),
     }
+}
+
+/// A component built against the frozen WIT 0.1.0 runs through the host's shim: same decisions
+/// as its 0.2.0 twin, and the host services it imports under their 0.1.0 names answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_built_against_wit_0_1_still_runs() {
+    let engine = PluginEngine::new(None).unwrap();
+    let old = engine
+        .load(&plugin_component("fixture-tiering-v0-1"))
+        .unwrap();
+    let new = engine.load(&plugin_component("fixture-tiering")).unwrap();
+    assert_eq!(
+        (old.api_version.as_str(), new.api_version.as_str()),
+        ("0.1.0", "0.2.0")
+    );
+    let (old, new) = (
+        TieringPlugin::new(engine.clone(), &old).unwrap(),
+        TieringPlugin::new(engine.clone(), &new).unwrap(),
+    );
+    let mut batch = vec![
+        facts(1, 1_200_000.0, Some(5)),
+        facts(2, 350_000.0, Some(20)),
+        facts(3, 800_000.0, Some(41 + 60)),
+    ];
+    batch[2].churn_signals = vec![rapport::domain::tiering::ChurnSignal {
+        kind: rapport::domain::tiering::ChurnSignalKind::ContactFalling,
+        detail: "0 contacts in 90 days against 3.0 a quarter over the year before".into(),
+    }];
+    let limits = Limits::tiering();
+    let grants = Arc::new(Grants {
+        config: HashMap::from([("high_value_threshold".into(), "300000".into())]),
+        ..Grants::default()
+    });
+    let from_old = old.evaluate(&batch, grants.clone(), &limits).await;
+    let from_new = new.evaluate(&batch, grants.clone(), &limits).await;
+    assert_eq!(
+        from_old.outcome.as_ref().unwrap(),
+        from_new.outcome.as_ref().unwrap()
+    );
+    assert_eq!(
+        from_old.outcome.unwrap()[1].tier,
+        "high-value",
+        "config@0.1.0 answered"
+    );
+    assert_eq!(
+        from_old.log.records[0].message, "evaluating (0.1.0)",
+        "log@0.1.0 answered"
+    );
+    let catalogue = old.tiers(grants.clone(), &limits).await.outcome.unwrap();
+    assert_eq!(catalogue.len(), 3);
+    let schema = old.config_schema(grants, &limits).await.outcome.unwrap();
+    assert!(
+        schema["properties"]["high_value_threshold"].is_object(),
+        "{schema}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_policy_built_with_the_sdk_tiers_a_batch_with_reasons() {
     let engine = PluginEngine::new(None).unwrap();
     let component = engine.load(&plugin_component("fixture-tiering")).unwrap();
-    assert_eq!(component.api_version, "0.1.0");
+    assert_eq!(component.api_version, "0.2.0");
     assert_eq!(component.sha256.len(), 64);
     let policy = TieringPlugin::new(engine.clone(), &component).unwrap();
     let batch = [
@@ -116,10 +172,13 @@ async fn a_policy_built_with_the_sdk_tiers_a_batch_with_reasons() {
 async fn incompatible_and_malformed_components_are_refused_at_load() {
     let engine = PluginEngine::new(None).unwrap();
     let bytes = plugin_component("fixture-tiering");
-    let future = replace_once(&bytes, b"rapport-plugin-api", b"0.1.0", b"9.9.0");
+    let future = replace_once(&bytes, b"rapport-plugin-api", b"0.2.0", b"9.9.0");
     match engine.load(&future) {
         Err(PluginError::IncompatibleApi { found, supported }) => {
-            assert_eq!((found.as_str(), supported.as_str()), ("9.9.0", "0.1.0"))
+            assert_eq!(
+                (found.as_str(), supported.as_str()),
+                ("9.9.0", "0.1.0, 0.2.0")
+            )
         }
         other => panic!("expected an incompatible API error, got {other:?}"),
     }

@@ -120,7 +120,7 @@ async fn customers_get_the_tier_their_facts_call_for_with_reasons_and_history() 
             let token = tenant.token.as_str();
             let (status, error) = server.post("/api/v1/tenant/tiering/runs", token, json!({})).await;
             assert_error(status, &error, StatusCode::CONFLICT, "no_tiering_policy");
-            enable(&server, token, POLICY, "1.0.0", json!({})).await;
+            enable(&server, token, POLICY, "1.1.0", json!({})).await;
 
             let high = customer(&server, token, "HV", &[("600000", 200), ("600000", 30)], &[5], &[]).await;
             let potential = customer(&server, token, "POT", &[("20000", 300), ("60000", 20)], &[10], &[]).await;
@@ -131,7 +131,7 @@ async fn customers_get_the_tier_their_facts_call_for_with_reasons_and_history() 
 
             let report = run(&server, token, json!({})).await;
             assert_eq!(report["plugin_id"], POLICY);
-            assert_eq!(report["plugin_version"], "1.0.0");
+            assert_eq!(report["plugin_version"], "1.1.0");
             assert_eq!((report["evaluated"].as_u64(), report["changed"].as_u64()), (Some(5), Some(5)), "{report}");
             assert!(report["error"].is_null());
             for (customer, expected) in [
@@ -160,7 +160,7 @@ async fn customers_get_the_tier_their_facts_call_for_with_reasons_and_history() 
             assert_eq!(events(&server, tenant.id).await, 5);
 
             // The tenant raises the high-value bar: only the high-value customer moves.
-            enable(&server, token, POLICY, "1.0.0", json!({"high_value_order_value": 2000000})).await;
+            enable(&server, token, POLICY, "1.1.0", json!({"high_value_order_value": 2000000})).await;
             let raised = run(&server, token, json!({})).await;
             assert_eq!(raised["changed"], 1, "{raised}");
             assert_eq!(tier_of(&server, token, high).await["tier"], "potential");
@@ -174,7 +174,7 @@ async fn customers_get_the_tier_their_facts_call_for_with_reasons_and_history() 
 
             let (status, error) = server
                 .call(Method::PUT, &format!("/api/v1/tenant/plugins/{POLICY}"), Some(token),
-                    Some(json!({"version": "1.0.0", "config": {"silent_days": "soon"}, "granted_hosts": []})))
+                    Some(json!({"version": "1.1.0", "config": {"silent_days": "soon"}, "granted_hosts": []})))
                 .await;
             assert_error(status, &error, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
             let (status, _) = server.get("/api/v1/customers/999999/tier-history", token).await;
@@ -194,7 +194,7 @@ async fn a_failing_policy_leaves_tiers_untouched_and_is_reported() {
         let (policy, hostile) = (policy.clone(), hostile.clone());
         async move {
             let manifest = json!({"id": "acme.hostile", "version": "0.1.0", "vendor": "Acme",
-                "kind": "tiering-policy", "api_version": "0.1.0",
+                "kind": "tiering-policy", "api_version": "0.2.0",
                 "config_schema": {"type": "object", "properties": {"behaviour": {"type": "string"}}}});
             for body in [json!({"component": STANDARD.encode(&policy)}),
                 json!({"component": STANDARD.encode(&hostile), "manifest": manifest})] {
@@ -203,7 +203,7 @@ async fn a_failing_policy_leaves_tiers_untouched_and_is_reported() {
             }
             let tenant = server.tenant("failing-tiers").await;
             let token = tenant.token.as_str();
-            enable(&server, token, POLICY, "1.0.0", json!({})).await;
+            enable(&server, token, POLICY, "1.1.0", json!({})).await;
             let big = customer(&server, token, "BIG", &[("2000000", 10)], &[2], &[]).await;
             run(&server, token, json!({})).await;
             assert_eq!(tier_of(&server, token, big).await["tier"], "high-value");
@@ -282,9 +282,15 @@ where
 }
 
 async fn evaluate_runs(server: &TestServer, token: &str) -> usize {
-    let (status, runs) = server.get(&format!("/api/v1/tenant/plugins/{POLICY}/runs"), token).await;
+    let (status, runs) = server
+        .get(&format!("/api/v1/tenant/plugins/{POLICY}/runs"), token)
+        .await;
     assert_eq!(status, StatusCode::OK, "{runs}");
-    runs.as_array().unwrap().iter().filter(|run| run["export"] == "evaluate").count()
+    runs.as_array()
+        .unwrap()
+        .iter()
+        .filter(|run| run["export"] == "evaluate")
+        .count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -299,15 +305,28 @@ async fn events_re_tier_a_customer_once_settled_and_the_nightly_job_runs_on_sche
         };
         let server = TestServer::start_with_jobs(backend, jobs).await;
         let install = json!({"component": STANDARD.encode(&component)});
-        let (status, installed) = server.post("/api/v1/plugins", PLATFORM_TOKEN, install).await;
+        let (status, installed) = server
+            .post("/api/v1/plugins", PLATFORM_TOKEN, install)
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{installed}");
         let tenant = server.tenant("incremental").await;
         let token = tenant.token.as_str();
-        enable(&server, token, POLICY, "1.0.0", json!({})).await;
+        enable(&server, token, POLICY, "1.1.0", json!({})).await;
 
         // A burst of events (two orders, a visit) for one customer...
-        let big = customer(&server, token, "BIG", &[("700000", 40), ("700000", 5)], &[3], &[]).await;
-        assert!(tier_of(&server, token, big).await["tier"].is_null(), "not before the debounce");
+        let big = customer(
+            &server,
+            token,
+            "BIG",
+            &[("700000", 40), ("700000", 5)],
+            &[3],
+            &[],
+        )
+        .await;
+        assert!(
+            tier_of(&server, token, big).await["tier"].is_null(),
+            "not before the debounce"
+        );
         // ...is one evaluation once it settles.
         eventually("the incremental re-tier", || async {
             !tier_of(&server, token, big).await["tier"].is_null()
@@ -319,18 +338,86 @@ async fn events_re_tier_a_customer_once_settled_and_the_nightly_job_runs_on_sche
 
         // The nightly job, moved to now, re-tiers everyone with the tenant's policy.
         let now = json!({"next_run_at": Utc::now().to_rfc3339()});
-        let (status, schedule) = server.patch("/api/v1/automation/schedules/tiering", token, now).await;
+        let (status, schedule) = server
+            .patch("/api/v1/automation/schedules/tiering", token, now)
+            .await;
         assert_eq!(status, StatusCode::OK, "{schedule}");
         eventually("the nightly job", || async {
             let (_, all) = server.get("/api/v1/automation/schedules", token).await;
-            all.as_array().unwrap().iter().any(|s| s["job"] == "tiering" && s["runs"] == 1 && s["running"] == false)
+            all.as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["job"] == "tiering" && s["runs"] == 1 && s["running"] == false)
         })
         .await;
         let (_, all) = server.get("/api/v1/automation/schedules", token).await;
-        let nightly = all.as_array().unwrap().iter().find(|s| s["job"] == "tiering").unwrap().clone();
-        assert_eq!(nightly["last_outcome"], "evaluated 1, changed 0", "{nightly}");
+        let nightly = all
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["job"] == "tiering")
+            .unwrap()
+            .clone();
+        assert_eq!(
+            nightly["last_outcome"], "evaluated 1, changed 0",
+            "{nightly}"
+        );
         assert_eq!(evaluate_runs(&server, token).await, 2);
-        let next = chrono::DateTime::parse_from_rfc3339(nightly["next_run_at"].as_str().unwrap()).unwrap();
+        let next =
+            chrono::DateTime::parse_from_rfc3339(nightly["next_run_at"].as_str().unwrap()).unwrap();
         assert!(next > Utc::now() + Duration::hours(23), "{nightly}");
     }
+}
+
+/// The host measures a customer against its own past and hands the policy the signal with its
+/// evidence: here contact fell from about three a quarter to one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_churn_signals_reach_the_policy() {
+    let component = plugin_component("value-tiering");
+    on_every_backend(|server| {
+        let component = component.clone();
+        async move {
+            let install = json!({"component": STANDARD.encode(&component)});
+            let (status, installed) = server
+                .post("/api/v1/plugins", PLATFORM_TOKEN, install)
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{installed}");
+            let tenant = server.tenant("signals").await;
+            let token = tenant.token.as_str();
+            enable(&server, token, POLICY, "1.1.0", json!({})).await;
+            let prior_year: Vec<i64> = (0..12).map(|n| 100 + n * 25).collect();
+            let mut contacts = prior_year.clone();
+            contacts.push(10);
+            let cooling = customer(
+                &server,
+                token,
+                "COOL",
+                &[("400000", 30), ("400000", 120)],
+                &contacts,
+                &[],
+            )
+            .await;
+            let steady_contacts: Vec<i64> =
+                prior_year.iter().copied().chain([10, 30, 50, 70]).collect();
+            let steady = customer(
+                &server,
+                token,
+                "STEADY",
+                &[("400000", 30), ("400000", 120)],
+                &steady_contacts,
+                &[],
+            )
+            .await;
+            run(&server, token, json!({})).await;
+            let cooled = tier_of(&server, token, cooling).await;
+            assert_eq!(cooled["tier"], "churn-risk", "{cooled}");
+            assert_eq!(
+                cooled["reasons"][0],
+                "1 contacts in 90 days against 3.0 a quarter over the year before",
+                "{cooled}"
+            );
+            assert_ne!(tier_of(&server, token, steady).await["tier"], "churn-risk");
+        }
+    })
+    .await;
 }

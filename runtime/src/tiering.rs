@@ -78,7 +78,15 @@ pub async fn run(
         let mut page_report = TierRunReport::new(plugin_id);
         let (next, evaluated) = tokio::join!(
             next_page(db, tenant_id, currency, after, now),
-            evaluate_batch(db, registry, tenant_id, plugin_id, &facts, now, &mut page_report),
+            evaluate_batch(
+                db,
+                registry,
+                tenant_id,
+                plugin_id,
+                &facts,
+                now,
+                &mut page_report
+            ),
         );
         report.absorb(page_report);
         if !evaluated? {

@@ -27,12 +27,12 @@ extern crate self as rapport_sdk;
 pub use wit_bindgen;
 
 /// The WIT API version this SDK implements; the host refuses plugins of a version it lacks.
-pub const API_VERSION: &str = "0.1.0";
+pub const API_VERSION: &str = "0.2.0";
 
 #[doc(hidden)]
 pub mod host_bindings {
     wit_bindgen::generate!({
-        path: "../wit/rapport-plugin@0.1.0",
+        path: "../wit/rapport-plugin@0.2.0",
         world: "host-services",
         runtime_path: "rapport_sdk::wit_bindgen::rt",
     });
@@ -45,34 +45,35 @@ pub use host::types::{KeyValue, LogLevel, PluginError};
 /// Tiering policies: the facts of a customer in, a tier with score and reasons out.
 pub mod tiering {
     wit_bindgen::generate!({
-        path: "../wit/rapport-plugin@0.1.0",
+        path: "../wit/rapport-plugin@0.2.0",
         world: "tiering-policy",
         runtime_path: "rapport_sdk::wit_bindgen::rt",
         with: {
-            "rapport:plugin/types@0.1.0": crate::host_bindings::rapport::plugin::types,
-            "rapport:plugin/log@0.1.0": crate::host_bindings::rapport::plugin::log,
-            "rapport:plugin/config@0.1.0": crate::host_bindings::rapport::plugin::config,
-            "rapport:plugin/http@0.1.0": crate::host_bindings::rapport::plugin::http,
-            "rapport:plugin/clock@0.1.0": crate::host_bindings::rapport::plugin::clock,
+            "rapport:plugin/types@0.2.0": crate::host_bindings::rapport::plugin::types,
+            "rapport:plugin/log@0.2.0": crate::host_bindings::rapport::plugin::log,
+            "rapport:plugin/config@0.2.0": crate::host_bindings::rapport::plugin::config,
+            "rapport:plugin/http@0.2.0": crate::host_bindings::rapport::plugin::http,
+            "rapport:plugin/clock@0.2.0": crate::host_bindings::rapport::plugin::clock,
         },
         pub_export_macro: true,
         export_macro_name: "__export_tiering_policy_world",
         default_bindings_module: "rapport_sdk::tiering",
     });
+    pub use self::rapport::plugin::tiering_types::{ChurnSignal, ChurnSignalKind};
 }
 
 /// Survey channels: deliver a survey, optionally parse answers received on the channel.
 pub mod survey {
     wit_bindgen::generate!({
-        path: "../wit/rapport-plugin@0.1.0",
+        path: "../wit/rapport-plugin@0.2.0",
         world: "survey-channel",
         runtime_path: "rapport_sdk::wit_bindgen::rt",
         with: {
-            "rapport:plugin/types@0.1.0": crate::host_bindings::rapport::plugin::types,
-            "rapport:plugin/log@0.1.0": crate::host_bindings::rapport::plugin::log,
-            "rapport:plugin/config@0.1.0": crate::host_bindings::rapport::plugin::config,
-            "rapport:plugin/http@0.1.0": crate::host_bindings::rapport::plugin::http,
-            "rapport:plugin/clock@0.1.0": crate::host_bindings::rapport::plugin::clock,
+            "rapport:plugin/types@0.2.0": crate::host_bindings::rapport::plugin::types,
+            "rapport:plugin/log@0.2.0": crate::host_bindings::rapport::plugin::log,
+            "rapport:plugin/config@0.2.0": crate::host_bindings::rapport::plugin::config,
+            "rapport:plugin/http@0.2.0": crate::host_bindings::rapport::plugin::http,
+            "rapport:plugin/clock@0.2.0": crate::host_bindings::rapport::plugin::clock,
         },
         pub_export_macro: true,
         export_macro_name: "__export_survey_channel_world",
@@ -84,15 +85,15 @@ pub mod survey {
 /// ERP connectors: an Airbyte-like spec / check / read protocol over streams.
 pub mod erp {
     wit_bindgen::generate!({
-        path: "../wit/rapport-plugin@0.1.0",
+        path: "../wit/rapport-plugin@0.2.0",
         world: "erp-connector",
         runtime_path: "rapport_sdk::wit_bindgen::rt",
         with: {
-            "rapport:plugin/types@0.1.0": crate::host_bindings::rapport::plugin::types,
-            "rapport:plugin/log@0.1.0": crate::host_bindings::rapport::plugin::log,
-            "rapport:plugin/config@0.1.0": crate::host_bindings::rapport::plugin::config,
-            "rapport:plugin/http@0.1.0": crate::host_bindings::rapport::plugin::http,
-            "rapport:plugin/clock@0.1.0": crate::host_bindings::rapport::plugin::clock,
+            "rapport:plugin/types@0.2.0": crate::host_bindings::rapport::plugin::types,
+            "rapport:plugin/log@0.2.0": crate::host_bindings::rapport::plugin::log,
+            "rapport:plugin/config@0.2.0": crate::host_bindings::rapport::plugin::config,
+            "rapport:plugin/http@0.2.0": crate::host_bindings::rapport::plugin::http,
+            "rapport:plugin/clock@0.2.0": crate::host_bindings::rapport::plugin::clock,
         },
         pub_export_macro: true,
         export_macro_name: "__export_erp_connector_world",
@@ -173,7 +174,7 @@ macro_rules! __api_version_section {
     () => {
         #[unsafe(link_section = "rapport-plugin-api")]
         #[used]
-        static __RAPPORT_PLUGIN_API: [u8; 5] = *b"0.1.0";
+        static __RAPPORT_PLUGIN_API: [u8; 5] = *b"0.2.0";
     };
 }
 

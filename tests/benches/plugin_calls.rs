@@ -198,6 +198,7 @@ fn customers(n: usize) -> Vec<CustomerFacts> {
                 latest_csat: (i % 3 != 0).then_some(1.0 + (i % 5) as f64),
                 latest_nps: (i % 4 != 0).then_some((i % 11) as f64),
                 latest_ces: (i % 6 == 0).then_some(1.0 + (i % 7) as f64),
+                churn_signals: Vec::new(),
             }
         })
         .collect()

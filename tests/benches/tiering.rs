@@ -24,7 +24,7 @@ use chrono::Utc;
 use rapport::demo::{self, GenerateSpec};
 use rapport::domain::identity::{TenantFields, UserInput};
 use rapport::domain::plugin::EnablePlugin;
-use rapport::domain::tiering::{CustomerFacts, TierDecision, TierRunReport};
+use rapport::domain::tiering::{ChurnSignalKind, CustomerFacts, TierDecision, TierRunReport};
 use rapport::plugins::{Grants, Limits, PluginEngine, TieringPlugin};
 use rapport::registry::Registry;
 use rapport::secrets::SecretBox;
@@ -52,16 +52,25 @@ fn customers_wanted() -> usize {
 async fn main() {
     let customers = customers_wanted();
     let db = seeded_store(customers).await;
-    let tenant = tenants::find_by_slug(&db, SLUG).await.unwrap().expect("seeded tenant");
+    let tenant = tenants::find_by_slug(&db, SLUG)
+        .await
+        .unwrap()
+        .expect("seeded tenant");
     let registry = Registry::new(SecretBox::random(), None);
     let component = rapport_tests::plugin_component("value-tiering");
-    registry.install(&db, component.clone(), None).await.expect("install");
+    registry
+        .install(&db, component.clone(), None)
+        .await
+        .expect("install");
     let enable = EnablePlugin {
-        version: "1.0.0".into(),
+        version: "1.1.0".into(),
         config: Default::default(),
         granted_hosts: Vec::new(),
     };
-    registry.enable(&db, tenant.id, POLICY, enable).await.expect("enable");
+    registry
+        .enable(&db, tenant.id, POLICY, enable)
+        .await
+        .expect("enable");
 
     clear_tiers(&db, tenant.id).await;
     let cold = timed_run(&db, &registry, tenant.id, "cold").await;
@@ -79,7 +88,11 @@ async fn main() {
             100.0 * t.plugin_seconds / seconds,
             t.write_seconds,
             report.changed,
-            if *seconds <= GOAL_SECONDS { "met" } else { "MISSED" }
+            if *seconds <= GOAL_SECONDS {
+                "met"
+            } else {
+                "MISSED"
+            }
         );
     }
     println!(
@@ -96,7 +109,9 @@ async fn seeded_store(customers: usize) -> DatabaseConnection {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
     }
-    let db = rapport::server::open_store(&store::sqlite_url(&dir)).await.expect("open store");
+    let db = rapport::server::open_store(&store::sqlite_url(&dir))
+        .await
+        .expect("open store");
     if ready.exists() {
         println!("using the seeded store in {}", dir.display());
         return db;
@@ -115,7 +130,9 @@ async fn seeded_store(customers: usize) -> DatabaseConnection {
         role: None,
         department_id: None,
     };
-    let (tenant, admin, _) = tenants::create_with_admin(&db, fields, admin).await.unwrap();
+    let (tenant, admin, _) = tenants::create_with_admin(&db, fields, admin)
+        .await
+        .unwrap();
     let spec = GenerateSpec {
         customers,
         interactions_per_customer: 2,
@@ -131,14 +148,19 @@ async fn seeded_store(customers: usize) -> DatabaseConnection {
     })
     .await
     .expect("generate");
-    println!("seeded {summary:?} in {:.0} s", started.elapsed().as_secs_f64());
+    println!(
+        "seeded {summary:?} in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
     std::fs::write(&ready, b"").unwrap();
     db
 }
 
 async fn clear_tiers(db: &DatabaseConnection, tenant_id: i64) {
     for sql in [
-        format!("UPDATE customers SET tier = NULL, tier_score = NULL, tier_reasons = NULL, tier_evaluated_at = NULL WHERE tenant_id = {tenant_id}"),
+        format!(
+            "UPDATE customers SET tier = NULL, tier_score = NULL, tier_reasons = NULL, tier_evaluated_at = NULL WHERE tenant_id = {tenant_id}"
+        ),
         format!("DELETE FROM tier_history WHERE tenant_id = {tenant_id}"),
         format!("DELETE FROM events WHERE tenant_id = {tenant_id}"),
         format!("DELETE FROM plugin_runs WHERE tenant_id = {tenant_id}"),
@@ -183,8 +205,10 @@ async fn policy_alone(
     }
     let settings = policy::Settings::default();
     let started = Instant::now();
-    let native: Vec<Vec<TierDecision>> =
-        pages.iter().map(|page| native_evaluate(page, &settings)).collect();
+    let native: Vec<Vec<TierDecision>> = pages
+        .iter()
+        .map(|page| native_evaluate(page, &settings))
+        .collect();
     let native_seconds = started.elapsed().as_secs_f64();
 
     let engine = PluginEngine::new(None).expect("engine");
@@ -233,5 +257,19 @@ fn policy_facts(facts: &CustomerFacts) -> policy::Facts {
         complaints_90d: facts.complaints_90d,
         latest_csat: facts.latest_csat,
         latest_nps: facts.latest_nps,
+        host_signals: facts
+            .churn_signals
+            .iter()
+            .map(|signal| (host_signal(signal.kind), signal.detail.clone()))
+            .collect(),
+    }
+}
+
+fn host_signal(kind: ChurnSignalKind) -> policy::HostSignal {
+    match kind {
+        ChurnSignalKind::ContactFalling => policy::HostSignal::ContactFalling,
+        ChurnSignalKind::ComplaintsRising => policy::HostSignal::ComplaintsRising,
+        ChurnSignalKind::SatisfactionLow => policy::HostSignal::SatisfactionLow,
+        ChurnSignalKind::OrdersStopped => policy::HostSignal::OrdersStopped,
     }
 }

@@ -3,7 +3,7 @@
 
 mod policy;
 
-use rapport_sdk::tiering::{CustomerProfile, Decision, Tier};
+use rapport_sdk::tiering::{ChurnSignalKind, CustomerProfile, Decision, Tier};
 use rapport_sdk::{PluginError, TieringPolicy, config};
 
 struct ValueTiering;
@@ -24,6 +24,20 @@ fn facts(profile: CustomerProfile) -> policy::Facts {
         complaints_90d: profile.complaints_90d,
         latest_csat: profile.latest_csat,
         latest_nps: profile.latest_nps,
+        host_signals: profile
+            .churn_signals
+            .into_iter()
+            .map(|signal| (host_signal(signal.kind), signal.detail))
+            .collect(),
+    }
+}
+
+fn host_signal(kind: ChurnSignalKind) -> policy::HostSignal {
+    match kind {
+        ChurnSignalKind::ContactFalling => policy::HostSignal::ContactFalling,
+        ChurnSignalKind::ComplaintsRising => policy::HostSignal::ComplaintsRising,
+        ChurnSignalKind::SatisfactionLow => policy::HostSignal::SatisfactionLow,
+        ChurnSignalKind::OrdersStopped => policy::HostSignal::OrdersStopped,
     }
 }
 

@@ -9,8 +9,9 @@
 //! - **closeness**: tenure and how recently we were in contact.
 //!
 //! The overall score weighs value 40 %, the others 20 % each. Churn signals (silence, orders
-//! stopped, complaints, low satisfaction, contact frequency falling below the customer's own
-//! 90-day rate) decide `churn-risk` first: two signals, or one for a customer whose value score
+//! stopped, complaints, low satisfaction by the tenant's thresholds, plus the signals the host
+//! computed from the customer's own history: contact falling below its prior rate, complaints
+//! rising, orders stopped for over twice the usual interval) decide `churn-risk` first: two signals, or one for a customer whose value score
 //! is at least 50. Then `high-value` from the threshold, `potential` for growth (or a prospect
 //! already in active talks), else `regular`.
 
@@ -103,6 +104,17 @@ pub struct Facts {
     pub complaints_90d: u32,
     pub latest_csat: Option<f64>,
     pub latest_nps: Option<f64>,
+    /// The churn signals the host found in the customer's own history, with their evidence.
+    pub host_signals: Vec<(HostSignal, String)>,
+}
+
+/// The kinds of churn signal the host computes (WIT 0.2.0 `churn-signal-kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostSignal {
+    ContactFalling,
+    ComplaintsRising,
+    SatisfactionLow,
+    OrdersStopped,
 }
 
 /// The policy's decision for one customer.
@@ -178,11 +190,13 @@ fn churn_signals(facts: &Facts, settings: &Settings) -> Vec<String> {
         }
         _ => {}
     }
+    let mut stopped = false;
     if let Some(days) = facts.days_since_last_order
         && days >= settings.stopped_order_days
         && facts.order_count_365d > 0
     {
         signals.push(format!("no order for {days} days after ordering this year"));
+        stopped = true;
     }
     if facts.open_complaints > 0 || facts.complaints_90d >= 2 {
         signals.push(format!(
@@ -190,20 +204,25 @@ fn churn_signals(facts: &Facts, settings: &Settings) -> Vec<String> {
             facts.open_complaints, facts.complaints_90d
         ));
     }
+    let before = signals.len();
     if let Some(csat) = facts.latest_csat.filter(|csat| *csat <= settings.low_csat) {
         signals.push(format!("latest CSAT {csat}"));
     }
     if let Some(nps) = facts.latest_nps.filter(|nps| *nps <= settings.low_nps) {
         signals.push(format!("latest NPS {nps} (detractor)"));
     }
-    // Contact frequency falling below the customer's own baseline: the last 30 days at less
-    // than half the monthly rate of the last 90.
-    let baseline = f64::from(facts.interaction_count_90d) / 3.0;
-    if baseline >= 2.0 && f64::from(facts.interaction_count_30d) < baseline / 2.0 {
-        signals.push(format!(
-            "contact frequency falling: {} in 30 days against {:.1} a month before",
-            facts.interaction_count_30d, baseline
-        ));
+    let unhappy = signals.len() > before;
+    // The host measures the patterns against the customer's own past; the tenant's thresholds
+    // above already speak for stopped orders and satisfaction when they fired.
+    for (kind, detail) in &facts.host_signals {
+        let already = match kind {
+            HostSignal::OrdersStopped => stopped,
+            HostSignal::SatisfactionLow => unhappy,
+            HostSignal::ContactFalling | HostSignal::ComplaintsRising => false,
+        };
+        if !already {
+            signals.push(detail.clone());
+        }
     }
     signals
 }
@@ -321,6 +340,41 @@ mod tests {
         let verdict = decide(&unhappy, &settings);
         assert_eq!(verdict.tier, "churn-risk");
         assert!(verdict.reasons.iter().any(|r| r == "latest CSAT 1"));
+    }
+
+    #[test]
+    fn host_signals_count_once() {
+        let settings = Settings::default();
+        let big = Facts {
+            order_value_365d: 800_000.0,
+            order_value_90d: 200_000.0,
+            order_count_365d: 4,
+            days_since_last_order: Some(20),
+            ..facts()
+        };
+        let falling = (
+            HostSignal::ContactFalling,
+            "1 contacts in 90 days against 6.2 a quarter over the year before".to_owned(),
+        );
+        let cooling = Facts {
+            host_signals: vec![falling.clone()],
+            ..big.clone()
+        };
+        let verdict = decide(&cooling, &settings);
+        assert_eq!(
+            verdict.tier, "churn-risk",
+            "one signal is enough for a valuable customer"
+        );
+        assert_eq!(verdict.reasons[0], falling.1);
+        // The tenant's own satisfaction threshold already fired: the host's is not counted again.
+        let small_unhappy = Facts {
+            order_value_365d: 5_000.0,
+            latest_csat: Some(2.0),
+            host_signals: vec![(HostSignal::SatisfactionLow, "latest CSAT 2".to_owned())],
+            ..facts()
+        };
+        let verdict = decide(&small_unhappy, &settings);
+        assert_eq!(verdict.tier, "regular", "{verdict:?}");
     }
 
     #[test]

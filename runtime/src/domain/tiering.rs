@@ -27,6 +27,102 @@ pub struct CustomerFacts {
     pub latest_csat: Option<f64>,
     pub latest_nps: Option<f64>,
     pub latest_ces: Option<f64>,
+    /// What the host found in the customer's own history (see [`churn_signals`]).
+    #[serde(default)]
+    pub churn_signals: Vec<ChurnSignal>,
+}
+
+/// A churn-risk pattern the host saw in one customer's history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChurnSignalKind {
+    ContactFalling,
+    ComplaintsRising,
+    SatisfactionLow,
+    OrdersStopped,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ChurnSignal {
+    pub kind: ChurnSignalKind,
+    /// The evidence, for a manager to read.
+    pub detail: String,
+}
+
+/// The history the host derives churn signals from, each measured against the customer's own
+/// past rather than a tenant-wide norm.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SignalInputs {
+    pub interactions_90d: u32,
+    /// Interactions in the 365 days before the last 90.
+    pub interactions_prior_365d: u32,
+    pub complaints_90d: u32,
+    /// Complaints in the 90 days before the last 90.
+    pub complaints_prior_90d: u32,
+    pub latest_csat: Option<f64>,
+    pub latest_nps: Option<f64>,
+    /// Orders over the last 730 days, and days since the first of them.
+    pub orders_730d: u32,
+    pub days_since_first_order_730d: Option<u32>,
+    pub days_since_last_order: Option<u32>,
+}
+
+/// Below this many contacts a quarter, a customer has no contact rhythm to fall from.
+const MIN_QUARTERLY_CONTACTS: f64 = 2.0;
+/// Orders are "stopped" only after at least this long, whatever the usual interval.
+const MIN_STOPPED_DAYS: f64 = 60.0;
+
+/// The churn signals in `inputs`: contact falling below half the customer's own quarterly rate
+/// of the prior year, complaints rising quarter on quarter, a low latest CSAT (≤ 2) or NPS
+/// (≤ 6), and orders stopped for over twice the customer's usual interval.
+pub fn churn_signals(inputs: &SignalInputs) -> Vec<ChurnSignal> {
+    let mut signals = Vec::new();
+    let mut signal = |kind, detail: String| signals.push(ChurnSignal { kind, detail });
+    let quarterly = f64::from(inputs.interactions_prior_365d) * 90.0 / 365.0;
+    if quarterly >= MIN_QUARTERLY_CONTACTS && f64::from(inputs.interactions_90d) < quarterly / 2.0 {
+        signal(
+            ChurnSignalKind::ContactFalling,
+            format!(
+                "{} contacts in 90 days against {quarterly:.1} a quarter over the year before",
+                inputs.interactions_90d
+            ),
+        );
+    }
+    if inputs.complaints_90d > inputs.complaints_prior_90d {
+        signal(
+            ChurnSignalKind::ComplaintsRising,
+            format!(
+                "{} complaints in 90 days, {} in the 90 days before",
+                inputs.complaints_90d, inputs.complaints_prior_90d
+            ),
+        );
+    }
+    match (inputs.latest_csat, inputs.latest_nps) {
+        (Some(csat), _) if csat <= 2.0 => signal(
+            ChurnSignalKind::SatisfactionLow,
+            format!("latest CSAT {csat}"),
+        ),
+        (_, Some(nps)) if nps <= 6.0 => signal(
+            ChurnSignalKind::SatisfactionLow,
+            format!("latest NPS {nps} (detractor)"),
+        ),
+        _ => {}
+    }
+    if let (Some(first), Some(last)) = (
+        inputs.days_since_first_order_730d,
+        inputs.days_since_last_order,
+    ) && inputs.orders_730d >= 2
+    {
+        let usual = f64::from(first.saturating_sub(last)) / f64::from(inputs.orders_730d - 1);
+        let waited = f64::from(last);
+        if waited > (2.0 * usual).max(MIN_STOPPED_DAYS) {
+            signal(
+                ChurnSignalKind::OrdersStopped,
+                format!("no order for {last} days; usually one every {usual:.0} days"),
+            );
+        }
+    }
+    signals
 }
 
 /// A policy's explained decision for one customer.
@@ -203,4 +299,70 @@ pub fn default_service_policies() -> Vec<TierServicePolicy> {
         customised: false,
     })
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(inputs: &SignalInputs) -> Vec<ChurnSignalKind> {
+        churn_signals(inputs).into_iter().map(|s| s.kind).collect()
+    }
+
+    #[test]
+    fn signals_compare_a_customer_with_its_own_past() {
+        let steady = SignalInputs {
+            interactions_90d: 5,
+            interactions_prior_365d: 20,
+            orders_730d: 9,
+            days_since_first_order_730d: Some(720),
+            days_since_last_order: Some(40),
+            latest_csat: Some(4.0),
+            ..SignalInputs::default()
+        };
+        assert!(kinds(&steady).is_empty());
+        let quiet = SignalInputs {
+            interactions_90d: 2,
+            ..steady.clone()
+        };
+        assert_eq!(kinds(&quiet), [ChurnSignalKind::ContactFalling]);
+        assert_eq!(
+            churn_signals(&quiet)[0].detail,
+            "2 contacts in 90 days against 4.9 a quarter over the year before"
+        );
+        // A customer who never talked much has no rhythm to fall from.
+        let rare = SignalInputs {
+            interactions_90d: 0,
+            interactions_prior_365d: 4,
+            ..steady.clone()
+        };
+        assert!(kinds(&rare).is_empty());
+        let stopped = SignalInputs {
+            days_since_last_order: Some(200),
+            ..steady.clone()
+        };
+        assert_eq!(kinds(&stopped), [ChurnSignalKind::OrdersStopped]);
+        let unhappy = SignalInputs {
+            latest_csat: Some(2.0),
+            complaints_90d: 2,
+            complaints_prior_90d: 1,
+            ..steady.clone()
+        };
+        assert_eq!(
+            kinds(&unhappy),
+            [
+                ChurnSignalKind::ComplaintsRising,
+                ChurnSignalKind::SatisfactionLow
+            ]
+        );
+        let detractor = SignalInputs {
+            latest_csat: None,
+            latest_nps: Some(6.0),
+            ..steady
+        };
+        assert_eq!(
+            churn_signals(&detractor)[0].detail,
+            "latest NPS 6 (detractor)"
+        );
+    }
 }

@@ -1,4 +1,5 @@
-//! The plugin host: vendors' WASM components (WIT package `rapport:plugin@0.1.0`) run sandboxed
+//! The plugin host: vendors' WASM components (WIT package `rapport:plugin@0.2.0`, and 0.1.0
+//! through its shim `since_v0_1`) run sandboxed
 //! on one shared wasmtime engine, each call in a fresh store with its own limits (deadline,
 //! fuel, memory, output, log volume) and only the capabilities its grants allow.
 
@@ -9,6 +10,7 @@ pub mod error;
 pub mod harness;
 mod host;
 pub mod limits;
+pub mod since_v0_1;
 pub mod survey;
 pub mod tiering;
 

@@ -7,13 +7,23 @@ use super::bindings::tiering::{TieringPolicy, TieringPolicyPre};
 use super::engine::{Invocation, LoadedComponent, PluginEngine};
 use super::error::PluginError;
 use super::host::Grants;
+use super::host::HostState;
 use super::limits::Limits;
-use crate::domain::tiering::{CustomerFacts, TierDecision, TierDefinition};
+use super::since_v0_1;
+use crate::domain::tiering::{
+    ChurnSignal, ChurnSignalKind, CustomerFacts, TierDecision, TierDefinition,
+};
 
 /// A tiering policy ready to run: linked once, instantiated afresh for every call.
 pub struct TieringPlugin {
     engine: Arc<PluginEngine>,
-    pre: TieringPolicyPre<super::host::HostState>,
+    pre: Pre,
+}
+
+/// The linked component, by the API version it was built against.
+enum Pre {
+    Latest(TieringPolicyPre<HostState>),
+    V0_1(since_v0_1::TieringPolicyPre<HostState>),
 }
 
 impl std::fmt::Debug for TieringPlugin {
@@ -27,7 +37,14 @@ impl TieringPlugin {
         engine: Arc<PluginEngine>,
         component: &LoadedComponent,
     ) -> Result<TieringPlugin, PluginError> {
-        let pre = engine.link(component, "tiering-policy", TieringPolicyPre::new)?;
+        let pre = match component.api_version.as_str() {
+            "0.1.0" => Pre::V0_1(engine.link(
+                component,
+                "tiering-policy",
+                since_v0_1::TieringPolicyPre::new,
+            )?),
+            _ => Pre::Latest(engine.link(component, "tiering-policy", TieringPolicyPre::new)?),
+        };
         Ok(TieringPlugin { engine, pre })
     }
 
@@ -38,16 +55,33 @@ impl TieringPlugin {
         grants: Arc<Grants>,
         limits: &Limits,
     ) -> Invocation<Vec<TierDecision>> {
-        let profiles: Vec<wit::CustomerProfile> = batch.iter().map(to_profile).collect();
-        let pre = &self.pre;
-        let invocation = self
-            .engine
-            .invoke(limits, grants, async |store| {
-                let policy: TieringPolicy = pre.instantiate_async(&mut *store).await?;
-                let answer = policy.call_evaluate(&mut *store, &profiles).await?;
-                Ok(answer.map_err(reported))
-            })
-            .await;
+        let engine = &self.engine;
+        let invocation = match &self.pre {
+            Pre::Latest(pre) => {
+                let profiles: Vec<wit::CustomerProfile> = batch.iter().map(to_profile).collect();
+                engine
+                    .invoke(limits, grants, async |store| {
+                        let policy: TieringPolicy = pre.instantiate_async(&mut *store).await?;
+                        let answer = policy.call_evaluate(&mut *store, &profiles).await?;
+                        Ok(answer.map_err(reported))
+                    })
+                    .await
+            }
+            Pre::V0_1(pre) => {
+                let profiles: Vec<_> = batch.iter().map(since_v0_1::profile).collect();
+                engine
+                    .invoke(limits, grants, async |store| {
+                        let policy = pre.instantiate_async(&mut *store).await?;
+                        let answer = policy.call_evaluate(&mut *store, &profiles).await?;
+                        Ok(answer
+                            .map(|decisions| {
+                                decisions.into_iter().map(since_v0_1::decision).collect()
+                            })
+                            .map_err(reported))
+                    })
+                    .await
+            }
+        };
         Invocation {
             outcome: invocation
                 .outcome
@@ -63,11 +97,11 @@ impl TieringPlugin {
     #[doc(hidden)]
     pub async fn instantiate_only(&self, limits: &Limits) -> Result<(), PluginError> {
         let mut store = self.engine.new_store(limits, Arc::new(Grants::default()));
-        self.pre
-            .instantiate_async(&mut store)
-            .await
-            .map(drop)
-            .map_err(|error| PluginError::Trap(format!("{error:#}")))
+        let instantiated = match &self.pre {
+            Pre::Latest(pre) => pre.instantiate_async(&mut store).await.map(drop),
+            Pre::V0_1(pre) => pre.instantiate_async(&mut store).await.map(drop),
+        };
+        instantiated.map_err(|error| PluginError::Trap(format!("{error:#}")))
     }
 
     /// The policy's tier catalogue.
@@ -79,8 +113,17 @@ impl TieringPlugin {
         let pre = &self.pre;
         self.engine
             .invoke(limits, grants, async |store| {
-                let policy: TieringPolicy = pre.instantiate_async(&mut *store).await?;
-                let tiers = policy.call_tiers(&mut *store).await?;
+                let tiers = match pre {
+                    Pre::Latest(pre) => {
+                        let policy: TieringPolicy = pre.instantiate_async(&mut *store).await?;
+                        policy.call_tiers(&mut *store).await?
+                    }
+                    Pre::V0_1(pre) => {
+                        let policy = pre.instantiate_async(&mut *store).await?;
+                        let tiers = policy.call_tiers(&mut *store).await?;
+                        tiers.into_iter().map(since_v0_1::tier).collect()
+                    }
+                };
                 Ok(Ok(tiers
                     .into_iter()
                     .map(|t| TierDefinition {
@@ -108,8 +151,17 @@ impl TieringPlugin {
         let pre = &self.pre;
         self.engine
             .invoke(limits, grants, async |store| {
-                let policy: TieringPolicy = pre.instantiate_async(&mut *store).await?;
-                Ok(Ok(policy.call_config_schema(&mut *store).await?))
+                let schema = match pre {
+                    Pre::Latest(pre) => {
+                        let policy: TieringPolicy = pre.instantiate_async(&mut *store).await?;
+                        policy.call_config_schema(&mut *store).await?
+                    }
+                    Pre::V0_1(pre) => {
+                        let policy = pre.instantiate_async(&mut *store).await?;
+                        policy.call_config_schema(&mut *store).await?
+                    }
+                };
+                Ok(Ok(schema))
             })
             .await
             .and_then(|schema| limits.check_schema(&schema))
@@ -144,6 +196,19 @@ fn to_profile(facts: &CustomerFacts) -> wit::CustomerProfile {
         latest_csat: facts.latest_csat,
         latest_nps: facts.latest_nps,
         latest_ces: facts.latest_ces,
+        churn_signals: facts.churn_signals.iter().map(to_signal).collect(),
+    }
+}
+
+fn to_signal(signal: &ChurnSignal) -> wit::ChurnSignal {
+    wit::ChurnSignal {
+        kind: match signal.kind {
+            ChurnSignalKind::ContactFalling => wit::ChurnSignalKind::ContactFalling,
+            ChurnSignalKind::ComplaintsRising => wit::ChurnSignalKind::ComplaintsRising,
+            ChurnSignalKind::SatisfactionLow => wit::ChurnSignalKind::SatisfactionLow,
+            ChurnSignalKind::OrdersStopped => wit::ChurnSignalKind::OrdersStopped,
+        },
+        detail: signal.detail.clone(),
     }
 }
 

@@ -19,7 +19,8 @@ use super::{StoreError, StoreResult, events};
 use crate::domain::Id;
 use crate::domain::order::OrderStatus;
 use crate::domain::tiering::{
-    CustomerFacts, TierChange, TierDecision, TierServicePolicy, default_service_policies,
+    CustomerFacts, SignalInputs, TierChange, TierDecision, TierServicePolicy, churn_signals,
+    default_service_policies,
 };
 
 /// SUMs are cast back to BIGINT because PostgreSQL widens `SUM(bigint)` to NUMERIC.
@@ -38,6 +39,8 @@ struct OrderTotals {
     value_365_e4: i64,
     count_90: i64,
     count_365: i64,
+    count_730: i64,
+    first_730_at: Option<DateTime<Utc>>,
     last_at: Option<DateTime<Utc>>,
 }
 
@@ -46,6 +49,7 @@ struct InteractionTotals {
     customer_id: Id,
     count_30: i64,
     count_90: i64,
+    count_prior_365: i64,
     last_at: Option<DateTime<Utc>>,
 }
 
@@ -136,6 +140,27 @@ pub async fn facts_of(
             // Storage units are 1/10,000 of the currency unit; facts carry plain numbers.
             let value = |e4: i64| e4 as f64 / 10_000.0;
             let satisfaction = |kind: &str| latest.get(&(row.id, kind.to_owned())).copied();
+            let days_since_last_order = orders
+                .as_ref()
+                .and_then(|o| o.last_at)
+                .map(|at| days_between(at, now));
+            let signals = churn_signals(&SignalInputs {
+                interactions_90d: interactions.as_ref().map_or(0, |i| i.count_90 as u32),
+                interactions_prior_365d: interactions
+                    .as_ref()
+                    .map_or(0, |i| i.count_prior_365 as u32),
+                // Complaints arrive with tickets; until then there are none to count.
+                complaints_90d: 0,
+                complaints_prior_90d: 0,
+                latest_csat: satisfaction("csat"),
+                latest_nps: satisfaction("nps"),
+                orders_730d: orders.as_ref().map_or(0, |o| o.count_730 as u32),
+                days_since_first_order_730d: orders
+                    .as_ref()
+                    .and_then(|o| o.first_730_at)
+                    .map(|at| days_between(at, now)),
+                days_since_last_order,
+            });
             CustomerFacts {
                 customer_id: row.id,
                 lifecycle_stage: row.stage,
@@ -146,10 +171,7 @@ pub async fn facts_of(
                 order_value_365d: orders.as_ref().map_or(0.0, |o| value(o.value_365_e4)),
                 order_count_90d: orders.as_ref().map_or(0, |o| o.count_90 as u32),
                 order_count_365d: orders.as_ref().map_or(0, |o| o.count_365 as u32),
-                days_since_last_order: orders
-                    .as_ref()
-                    .and_then(|o| o.last_at)
-                    .map(|at| days_between(at, now)),
+                days_since_last_order,
                 interaction_count_30d: interactions.as_ref().map_or(0, |i| i.count_30 as u32),
                 interaction_count_90d: interactions.as_ref().map_or(0, |i| i.count_90 as u32),
                 days_since_last_contact: interactions
@@ -161,6 +183,7 @@ pub async fn facts_of(
                 latest_csat: satisfaction("csat"),
                 latest_nps: satisfaction("nps"),
                 latest_ces: satisfaction("ces"),
+                churn_signals: signals,
             }
         })
         .collect())
@@ -194,6 +217,16 @@ async fn order_totals(
             sum_bigint(Expr::case(since(365), 1).finally(0).into()),
             "count_365",
         )
+        .column_as(
+            sum_bigint(Expr::case(since(730), 1).finally(0).into()),
+            "count_730",
+        )
+        .column_as(
+            Expr::case(since(730), Expr::col(order::Column::OrderedAt))
+                .finally(Expr::value(Option::<DateTime<Utc>>::None))
+                .min(),
+            "first_730_at",
+        )
         .column_as(Expr::col(order::Column::OrderedAt).max(), "last_at")
         .filter(order::Column::TenantId.eq(tenant_id))
         .filter(order::Column::CustomerId.is_in(ids.to_vec()))
@@ -223,6 +256,14 @@ async fn interaction_totals(
         .column_as(
             sum_bigint(Expr::case(since(90), 1).finally(0).into()),
             "count_90",
+        )
+        .column_as(
+            sum_bigint(
+                Expr::case(since(455).and(since(90).not()), 1)
+                    .finally(0)
+                    .into(),
+            ),
+            "count_prior_365",
         )
         .column_as(Expr::col(interaction::Column::OccurredAt).max(), "last_at")
         .filter(interaction::Column::TenantId.eq(tenant_id))
