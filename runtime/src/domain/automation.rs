@@ -605,6 +605,7 @@ mod tests {
                 latest_csat: None,
                 latest_nps: Some(9.0),
                 latest_ces: None,
+                churn_signals: Vec::new(),
             },
             custom_fields: custom,
             today: NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
