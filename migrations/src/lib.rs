@@ -39,6 +39,9 @@ mod m20261123_000029_create_schedules;
 mod m20261123_000030_create_tier_requests;
 mod m20261123_000031_alter_events;
 mod m20261123_000032_alter_tasks;
+mod m20261123_000033_alter_customers;
+mod m20261123_000034_alter_orders;
+mod m20261123_000035_alter_customer_tags;
 
 pub struct Migrator;
 
@@ -78,6 +81,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000030_create_tier_requests::Migration),
             Box::new(m20261123_000031_alter_events::Migration),
             Box::new(m20261123_000032_alter_tasks::Migration),
+            Box::new(m20261123_000033_alter_customers::Migration),
+            Box::new(m20261123_000034_alter_orders::Migration),
+            Box::new(m20261123_000035_alter_customer_tags::Migration),
         ]
     }
 }

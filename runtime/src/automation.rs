@@ -90,11 +90,19 @@ pub async fn run_rule(
                 continue;
             }
             let tx = begin_write(db).await?;
-            if fire(&tx, tenant_id, rule, &subject, now).await? {
-                commit(tx).await?;
-                report.fired += 1;
-            } else {
-                report.skipped += 1;
+            match fire(&tx, tenant_id, rule, &subject, now).await {
+                Ok(true) => {
+                    commit(tx).await?;
+                    report.fired += 1;
+                }
+                Ok(false) => report.skipped += 1,
+                Err(error @ StoreError::Database(_)) => return Err(error),
+                // One customer the rule cannot act on (e.g. nobody to assign to) does not stop
+                // the rule for the others; its transaction is rolled back.
+                Err(error) => {
+                    tracing::warn!(tenant_id, rule_id = rule.id, customer_id = subject.customer_id, %error, "rule not applied");
+                    report.failed += 1;
+                }
             }
         }
     }

@@ -13,7 +13,7 @@ use tracing::Instrument;
 use crate::automation;
 use crate::registry::Registry;
 use crate::store::schedules::{self, Claim, TASK_REMINDERS, TIERING};
-use crate::store::{StoreResult, begin_write, commit, events, tasks, tiering};
+use crate::store::{StoreError, StoreResult, begin_write, commit, events, tasks, tiering};
 use crate::tiering as tier_job;
 
 /// How the worker paces itself.
@@ -103,7 +103,14 @@ async fn dispatch_events(db: &DatabaseConnection, options: &JobOptions) -> Store
         }
         let now = Utc::now();
         for event in &batch {
-            automation::handle_event(&tx, event, options.debounce, now).await?;
+            match automation::handle_event(&tx, event, options.debounce, now).await {
+                Ok(_) => {}
+                // A failed statement may have aborted the transaction: retry the batch later.
+                Err(error @ StoreError::Database(_)) => return Err(error),
+                // The event cannot be acted on (e.g. nobody to assign a task to): retrying
+                // would fail alike and hold up every later event, so it is logged and passed.
+                Err(error) => tracing::warn!(event_id = event.id, kind = %event.kind, %error, "event not acted on"),
+            }
         }
         events::mark_handled(&tx, batch.iter().map(|e| e.id).collect()).await?;
         commit(tx).await?;
@@ -144,8 +151,12 @@ async fn run_job(
         let rule_id = rule_id.parse()?;
         let rule = crate::store::automation::get(db, tenant_id, rule_id).await?;
         let report = automation::run_rule(db, tenant_id, &rule, Utc::now()).await?;
+        let failed = match report.failed {
+            0 => String::new(),
+            n => format!(", failed {n}"),
+        };
         return Ok(format!(
-            "evaluated {}, fired {}, skipped {}",
+            "evaluated {}, fired {}, skipped {}{failed}",
             report.evaluated, report.fired, report.skipped
         ));
     }

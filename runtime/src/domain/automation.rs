@@ -174,6 +174,8 @@ pub struct RuleRunReport {
     /// Customers that matched but where the rule had fired within its repeat window or its
     /// task is still open.
     pub skipped: u64,
+    /// Customers that matched but the actions could not be carried out for (logged).
+    pub failed: u64,
 }
 
 /// The kind of value a fact holds, which decides the operators it accepts.

@@ -305,6 +305,7 @@ async fn tags_of(
     for row in customer_tag::Entity::find()
         .filter(customer_tag::Column::TenantId.eq(tenant_id))
         .filter(customer_tag::Column::CustomerId.is_in(ids.to_vec()))
+        .order_by_asc(customer_tag::Column::CustomerId)
         .order_by_asc(customer_tag::Column::Tag)
         .all(db)
         .await?
