@@ -326,16 +326,20 @@ pub async fn apply(
     now: DateTime<Utc>,
 ) -> StoreResult<u64> {
     let ids: Vec<Id> = decisions.iter().map(|d| d.customer_id).collect();
+    // Looked up by primary key, the tenant checked here: with `tenant_id = ?` in the query,
+    // SQLite answers from the covering (tenant, tier) index and reads the whole tenant.
     let current: HashMap<Id, Option<String>> = customer::Entity::find()
         .select_only()
         .column(customer::Column::Id)
+        .column(customer::Column::TenantId)
         .column(customer::Column::Tier)
-        .filter(customer::Column::TenantId.eq(tenant_id))
         .filter(customer::Column::Id.is_in(ids))
-        .into_tuple::<(Id, Option<String>)>()
+        .into_tuple::<(Id, Id, Option<String>)>()
         .all(db)
         .await?
         .into_iter()
+        .filter(|(_, tenant, _)| *tenant == tenant_id)
+        .map(|(id, _, tier)| (id, tier))
         .collect();
     // A customer deleted since its facts were read has no current row and is skipped.
     let live: Vec<&TierDecision> = decisions
