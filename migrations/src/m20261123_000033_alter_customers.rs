@@ -21,7 +21,12 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .drop_index(Index::drop().name("ix_customers_tenant_id").table(Customers::Table).to_owned())
+            .drop_index(
+                Index::drop()
+                    .name("ix_customers_tenant_id")
+                    .table(Customers::Table)
+                    .to_owned(),
+            )
             .await
     }
 }

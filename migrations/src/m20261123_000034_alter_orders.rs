@@ -22,7 +22,12 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .drop_index(Index::drop().name("ix_orders_tenant_customer_ordered").table(Orders::Table).to_owned())
+            .drop_index(
+                Index::drop()
+                    .name("ix_orders_tenant_customer_ordered")
+                    .table(Orders::Table)
+                    .to_owned(),
+            )
             .await
     }
 }

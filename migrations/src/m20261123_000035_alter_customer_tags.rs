@@ -22,7 +22,12 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .drop_index(Index::drop().name("ix_customer_tags_tenant_customer").table(CustomerTags::Table).to_owned())
+            .drop_index(
+                Index::drop()
+                    .name("ix_customer_tags_tenant_customer")
+                    .table(CustomerTags::Table)
+                    .to_owned(),
+            )
             .await
     }
 }

@@ -109,7 +109,9 @@ async fn dispatch_events(db: &DatabaseConnection, options: &JobOptions) -> Store
                 Err(error @ StoreError::Database(_)) => return Err(error),
                 // The event cannot be acted on (e.g. nobody to assign a task to): retrying
                 // would fail alike and hold up every later event, so it is logged and passed.
-                Err(error) => tracing::warn!(event_id = event.id, kind = %event.kind, %error, "event not acted on"),
+                Err(error) => {
+                    tracing::warn!(event_id = event.id, kind = %event.kind, %error, "event not acted on")
+                }
             }
         }
         events::mark_handled(&tx, batch.iter().map(|e| e.id).collect()).await?;
