@@ -141,6 +141,49 @@ struct ReadyPlugin {
     version: String,
 }
 
+/// A tenant's tiering policy, resolved for the batches of one run.
+pub struct TieringSession<'r> {
+    registry: &'r Registry,
+    tenant_id: Id,
+    ready: ReadyPlugin,
+}
+
+impl TieringSession<'_> {
+    /// Evaluates one batch and records the call in the run log.
+    pub async fn evaluate(
+        &self,
+        db: &impl ConnectionTrait,
+        batch: &[crate::domain::tiering::CustomerFacts],
+    ) -> RegistryResult<TieringOutcome> {
+        let AnyPlugin::Tiering(policy) = self.ready.plugin.as_ref() else {
+            return Err(RegistryError::Conflict {
+                code: "not_a_tiering_policy",
+                message: format!("{} is a {}", self.ready.plugin_id, self.ready.kind),
+            });
+        };
+        let started_at = Utc::now();
+        let invocation = policy
+            .evaluate(batch, self.ready.grants.clone(), &self.ready.limits)
+            .await;
+        let (run, decisions) = self
+            .registry
+            .record(
+                db,
+                self.tenant_id,
+                &self.ready,
+                "evaluate",
+                started_at,
+                invocation,
+            )
+            .await?;
+        Ok(TieringOutcome {
+            version: self.ready.version.clone(),
+            run,
+            decisions,
+        })
+    }
+}
+
 /// What [`Registry::evaluate_tiers`] returns.
 #[derive(Debug)]
 pub struct TieringOutcome {
@@ -446,24 +489,30 @@ impl Registry {
         plugin_id: &str,
         batch: &[crate::domain::tiering::CustomerFacts],
     ) -> RegistryResult<TieringOutcome> {
+        let session = self.tiering_session(db, tenant_id, plugin_id).await?;
+        session.evaluate(db, batch).await
+    }
+
+    /// The tenant's tiering policy resolved once (version, grants, limits) for every batch of
+    /// one run: a run is a snapshot of the tenant's configuration, and resolving it per batch
+    /// cost more than the policy itself on large tenants.
+    pub async fn tiering_session(
+        &self,
+        db: &impl ConnectionTrait,
+        tenant_id: Id,
+        plugin_id: &str,
+    ) -> RegistryResult<TieringSession<'_>> {
         let ready = self.ready_for_tenant(db, tenant_id, plugin_id).await?;
-        let AnyPlugin::Tiering(policy) = ready.plugin.as_ref() else {
+        if !matches!(ready.plugin.as_ref(), AnyPlugin::Tiering(_)) {
             return Err(RegistryError::Conflict {
                 code: "not_a_tiering_policy",
                 message: format!("{plugin_id} is a {}", ready.kind),
             });
-        };
-        let started_at = Utc::now();
-        let invocation = policy
-            .evaluate(batch, ready.grants.clone(), &ready.limits)
-            .await;
-        let (run, decisions) = self
-            .record(db, tenant_id, &ready, "evaluate", started_at, invocation)
-            .await?;
-        Ok(TieringOutcome {
-            version: ready.version,
-            run,
-            decisions,
+        }
+        Ok(TieringSession {
+            registry: self,
+            tenant_id,
+            ready,
         })
     }
 

@@ -14,7 +14,7 @@ use sea_orm::DatabaseConnection;
 use crate::domain::Id;
 use crate::domain::plugin::PluginKind;
 use crate::domain::tiering::{CustomerFacts, TierRunError, TierRunReport};
-use crate::registry::{Registry, RegistryError, RegistryResult};
+use crate::registry::{Registry, RegistryError, RegistryResult, TieringSession};
 use crate::store::{begin_write, commit, customers, tenants, tiering};
 
 /// Customers per plugin call.
@@ -71,6 +71,7 @@ pub async fn run(
     let now = Utc::now();
     let currency = tenant.default_currency.as_str();
     let mut report = TierRunReport::new(plugin_id);
+    let session = registry.tiering_session(db, tenant_id, plugin_id).await?;
     let (mut facts, seconds) = next_page(db, tenant_id, currency, 0, now).await?;
     report.timings.facts_seconds += seconds;
     while let Some(last) = facts.last() {
@@ -78,15 +79,7 @@ pub async fn run(
         let mut page_report = TierRunReport::new(plugin_id);
         let (next, evaluated) = tokio::join!(
             next_page(db, tenant_id, currency, after, now),
-            evaluate_batch(
-                db,
-                registry,
-                tenant_id,
-                plugin_id,
-                &facts,
-                now,
-                &mut page_report
-            ),
+            evaluate_batch(db, &session, tenant_id, &facts, now, &mut page_report),
         );
         report.absorb(page_report);
         if !evaluated? {
@@ -125,10 +118,11 @@ pub async fn run_for(
     let tenant = tenants::get(db, tenant_id).await?;
     let now = Utc::now();
     let mut report = TierRunReport::new(plugin_id);
+    let session = registry.tiering_session(db, tenant_id, plugin_id).await?;
     for chunk in customer_ids.chunks(BATCH as usize) {
         let rows = tiering::customers_by_id(db, tenant_id, chunk).await?;
         let facts = tiering::facts_of(db, tenant_id, &tenant.default_currency, rows, now).await?;
-        if !evaluate_batch(db, registry, tenant_id, plugin_id, &facts, now, &mut report).await? {
+        if !evaluate_batch(db, &session, tenant_id, &facts, now, &mut report).await? {
             break;
         }
     }
@@ -139,9 +133,8 @@ pub async fn run_for(
 /// failure is in the report and the batch's customers keep their tiers.
 async fn evaluate_batch(
     db: &DatabaseConnection,
-    registry: &Registry,
+    session: &TieringSession<'_>,
     tenant_id: Id,
-    plugin_id: &str,
     facts: &[CustomerFacts],
     now: DateTime<Utc>,
     report: &mut TierRunReport,
@@ -150,15 +143,14 @@ async fn evaluate_batch(
         return Ok(true);
     }
     let started = Instant::now();
-    let outcome = registry
-        .evaluate_tiers(db, tenant_id, plugin_id, facts)
-        .await?;
+    let outcome = session.evaluate(db, facts).await?;
     report.timings.plugin_seconds += started.elapsed().as_secs_f64();
     report.plugin_version = outcome.version.clone();
     report.batches += 1;
     let decisions = match outcome.decisions {
         Ok(decisions) => decisions,
         Err(error) => {
+            let plugin_id = report.plugin_id.as_str();
             tracing::warn!(tenant_id, plugin_id, %error, "tiering policy failed; run stopped");
             report.error = Some(TierRunError {
                 code: error.code().to_owned(),
@@ -170,7 +162,8 @@ async fn evaluate_batch(
     };
     let started = Instant::now();
     let tx = begin_write(db).await?;
-    let plugin = (plugin_id, outcome.version.as_str());
+    let plugin_id = report.plugin_id.clone();
+    let plugin = (plugin_id.as_str(), outcome.version.as_str());
     report.changed += tiering::apply(&tx, tenant_id, &decisions, plugin, now).await?;
     commit(tx).await?;
     report.timings.write_seconds += started.elapsed().as_secs_f64();

@@ -7,8 +7,8 @@ use sea_orm::{
     QueryOrder, QuerySelect, Set,
 };
 
-use super::entity::{automation_rule, casbin_rule, rule_firing, task, tenant};
-use super::{StoreError, StoreResult, access, schedules};
+use super::entity::{automation_rule, casbin_rule, rule_firing, task};
+use super::{StoreError, StoreResult, access, schedules, tenants};
 use crate::domain::automation::{Rule, RuleDefinition, Trigger, default_rules};
 use crate::domain::{Id, ValidationErrors};
 
@@ -186,14 +186,7 @@ pub async fn install_defaults(db: &impl ConnectionTrait, tenant_id: Id) -> Store
 
 /// Installs the defaults in every customer tenant (after the upgrade that introduced them).
 pub async fn install_defaults_everywhere(db: &impl ConnectionTrait) -> StoreResult<()> {
-    let tenants: Vec<Id> = tenant::Entity::find()
-        .select_only()
-        .column(tenant::Column::Id)
-        .filter(tenant::Column::IsPlatform.eq(false))
-        .into_tuple()
-        .all(db)
-        .await?;
-    for tenant_id in tenants {
+    for tenant_id in tenants::customer_tenant_ids(db).await? {
         install_defaults(db, tenant_id).await?;
     }
     Ok(())

@@ -12,7 +12,7 @@ use sea_orm::{
     QueryOrder, QuerySelect, Set, TransactionSession, TransactionTrait,
 };
 
-use super::entity::{schedule, tenant};
+use super::entity::schedule;
 use super::{StoreError, StoreResult, begin_write};
 use crate::domain::Id;
 use crate::domain::automation::Schedule;
@@ -120,14 +120,7 @@ pub async fn ensure_tenant_jobs(db: &impl ConnectionTrait, tenant_id: Id) -> Sto
 }
 
 pub async fn ensure_jobs_everywhere(db: &impl ConnectionTrait) -> StoreResult<()> {
-    let tenants: Vec<Id> = tenant::Entity::find()
-        .select_only()
-        .column(tenant::Column::Id)
-        .filter(tenant::Column::IsPlatform.eq(false))
-        .into_tuple()
-        .all(db)
-        .await?;
-    for tenant_id in tenants {
+    for tenant_id in super::tenants::customer_tenant_ids(db).await? {
         ensure_tenant_jobs(db, tenant_id).await?;
     }
     Ok(())

@@ -2,8 +2,8 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionSession, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionSession, TransactionTrait,
 };
 
 use super::entity::tenant;
@@ -74,6 +74,17 @@ pub async fn create_with_admin(
     let token = tokens::issue(&tx, tenant.id, user.id, "initial admin token", None, None).await?;
     tx.commit().await?;
     Ok((tenant, user, token))
+}
+
+/// The ids of every tenant but the platform's.
+pub async fn customer_tenant_ids(db: &impl ConnectionTrait) -> StoreResult<Vec<Id>> {
+    Ok(tenant::Entity::find()
+        .select_only()
+        .column(tenant::Column::Id)
+        .filter(tenant::Column::IsPlatform.eq(false))
+        .into_tuple()
+        .all(db)
+        .await?)
 }
 
 pub async fn get(db: &impl ConnectionTrait, id: Id) -> StoreResult<Tenant> {
