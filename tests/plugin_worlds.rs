@@ -731,3 +731,36 @@ async fn the_embedded_manifest_governs_a_local_run() {
         "{error:?}"
     );
 }
+
+/// A survey channel built against the frozen WIT 0.1.0 runs through the host's shim: its
+/// `config`, `clock` and `http` imports under their 0.1.0 names answer, and its exports are
+/// called through the latest world bindings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_survey_channel_built_against_wit_0_1_still_delivers() {
+    let server = Server::start(|_| (202, String::new())).await;
+    let engine = PluginEngine::new(None).unwrap();
+    let component = engine
+        .load(&plugin_component("fixture-survey-v0-1"))
+        .unwrap();
+    assert_eq!(component.api_version, "0.1.0");
+    let channel = SurveyPlugin::new(engine, &component).unwrap();
+    let limits = Limits::survey_channel();
+    let url = format!("{}/hooks/old", server.base);
+    let granted = grants(&[("webhook_url", url.as_str())], "none", &["127.0.0.1"]);
+    let run = channel.send(&delivery("d-old"), granted, &limits).await;
+    assert_eq!(run.outcome.unwrap().external_id.as_deref(), Some("d-old"));
+    let received = server.received();
+    assert_eq!(received.len(), 1);
+    let body: Value = serde_json::from_str(&received[0].body).unwrap();
+    assert_eq!(body["delivery_id"], "d-old");
+    assert!(
+        body["sent_at_ms"].as_i64().unwrap() > 1_700_000_000_000,
+        "{body}"
+    );
+
+    // The host's grants still apply to a 0.1.0 plugin: an ungranted host is refused.
+    let refused = grants(&[("webhook_url", url.as_str())], "none", &[]);
+    let run = channel.send(&delivery("d-refused"), refused, &limits).await;
+    assert_reported(&run.outcome, "unreachable", false);
+    assert_eq!(server.received().len(), 1, "no connection was made");
+}
