@@ -240,14 +240,6 @@ pub async fn record_firing(
     Ok(())
 }
 
-/// How many times a rule fired (per customer and in all).
-pub async fn firing_count(db: &impl ConnectionTrait, rule_id: Id) -> StoreResult<u64> {
-    Ok(rule_firing::Entity::find()
-        .filter(rule_firing::Column::RuleId.eq(rule_id))
-        .count(db)
-        .await?)
-}
-
 /// The member of `role` with the fewest open tasks (lowest id on a tie), for rules that assign
 /// to a role rather than to the owner.
 pub async fn least_busy_with_role(

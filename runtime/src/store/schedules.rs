@@ -137,13 +137,6 @@ pub async fn list(db: &impl ConnectionTrait, tenant_id: Id) -> StoreResult<Vec<S
         .collect())
 }
 
-pub async fn get(db: &impl ConnectionTrait, tenant_id: Id, job: &str) -> StoreResult<Schedule> {
-    find(db, tenant_id, job)
-        .await?
-        .map(to_domain)
-        .ok_or(StoreError::NotFound("schedule"))
-}
-
 /// Changes a built-in job's interval, switch, or next run.
 pub async fn configure(
     db: &impl ConnectionTrait,
