@@ -59,6 +59,8 @@ pub struct Resource {
 
 const CRUD: &[&str] = &["read", "create", "update", "delete"];
 const READ_WRITE: &[&str] = &["read", "write"];
+/// Everything the service desk does with tickets.
+const TICKET_WORK: &[&str] = &["read", "create", "update", "assign"];
 
 pub const RESOURCES: &[Resource] = &[
     resource("tenants", &["manage"], false, true),
@@ -87,6 +89,14 @@ pub const RESOURCES: &[Resource] = &[
     resource("satisfaction", CRUD, true, false),
     resource("tasks", CRUD, true, false),
     resource("automation", &["read", "manage"], false, false),
+    resource(
+        "tickets",
+        &["read", "create", "update", "assign"],
+        true,
+        false,
+    ),
+    resource("service", &["read", "manage"], false, false),
+    resource("knowledge", &["read", "write"], false, false),
     resource(
         SensitiveField::ContactPhone.resource(),
         READ_WRITE,
@@ -550,10 +560,12 @@ fn tenant_admin_grants() -> Vec<String> {
 fn manager_grants() -> Vec<String> {
     let mut grants = directory_reads();
     grants.extend(grants_on(
-        &["roles", "audit", "tenant-plugins", "automation"],
+        &["roles", "audit", "tenant-plugins", "automation", "service"],
         &["read"],
         None,
     ));
+    grants.extend(grants_on(&["tickets"], TICKET_WORK, Some("team")));
+    grants.extend(grants_on(&["knowledge"], READ_WRITE, None));
     grants.extend(grants_on(
         &["customers"],
         &["read", "create", "update", "delete", "handover"],
@@ -574,6 +586,12 @@ fn account_manager_grants() -> Vec<String> {
     ));
     grants.extend(grants_on(CHILDREN, CRUD, Some("own")));
     grants.extend(grants_on(&["tasks"], CRUD, Some("own")));
+    grants.extend(grants_on(
+        &["tickets"],
+        &["read", "create", "update"],
+        Some("own"),
+    ));
+    grants.extend(grants_on(&["knowledge"], &["read"], None));
     grants.extend(field_grants(&all_fields(), READ_WRITE));
     grants
 }
@@ -595,6 +613,9 @@ fn service_agent_grants() -> Vec<String> {
         &["read", "create", "update"],
         Some("own"),
     ));
+    grants.extend(grants_on(&["tickets"], TICKET_WORK, Some("all")));
+    grants.extend(grants_on(&["knowledge", "service"], &["read"], None));
+    grants.extend(grants_on(&["knowledge"], &["write"], None));
     grants.extend(field_grants(&[SensitiveField::ContactPhone], &["read"]));
     grants
 }
@@ -603,7 +624,8 @@ fn viewer_grants() -> Vec<String> {
     let mut grants = directory_reads();
     grants.extend(grants_on(&["customers"], &["read"], Some("all")));
     grants.extend(grants_on(CHILDREN, &["read"], Some("all")));
-    grants.extend(grants_on(&["tasks"], &["read"], Some("all")));
+    grants.extend(grants_on(&["tasks", "tickets"], &["read"], Some("all")));
+    grants.extend(grants_on(&["knowledge"], &["read"], None));
     grants
 }
 

@@ -9,16 +9,20 @@ use utoipa::ToSchema;
 
 use super::Id;
 use super::task::TaskPriority;
+use super::ticket::{TicketPriority, TicketType};
 use super::tiering::CustomerFacts;
 use super::validation::{self, ValidationErrors};
 
 /// The events a rule can react to.
-pub const EVENTS: [&str; 5] = [
+pub const EVENTS: [&str; 8] = [
     "customer.created",
     "customer.tier_changed",
     "order.created",
     "interaction.recorded",
     "satisfaction.recorded",
+    "ticket.created",
+    "ticket.resolved",
+    "ticket.sla_breached",
 ];
 
 /// One row of the events outbox.
@@ -102,10 +106,27 @@ pub enum Action {
     Notify {
         message: String,
     },
-    /// Tickets come with the service loop; a rule naming this action is refused until then.
+    /// A ticket about the customer, routed and given an SLA like any other. `{customer}` in
+    /// the subject is replaced by the customer's name.
     CreateTicket {
         subject: String,
+        #[serde(default = "inquiry")]
+        ticket_type: TicketType,
+        #[serde(default = "normal_ticket")]
+        priority: TicketPriority,
+        #[serde(default)]
+        category: Option<String>,
+        #[serde(default)]
+        description: String,
     },
+}
+
+fn inquiry() -> TicketType {
+    TicketType::Inquiry
+}
+
+fn normal_ticket() -> TicketPriority {
+    TicketPriority::Normal
 }
 
 fn normal() -> TaskPriority {
@@ -353,11 +374,32 @@ fn check_action(errors: &mut ValidationErrors, field: &str, action: &mut Action)
                 *message = text;
             }
         }
-        Action::CreateTicket { .. } => errors.add(
-            field,
-            "action_unavailable",
-            "tickets are not available in this version; use create_task",
-        ),
+        Action::CreateTicket {
+            subject,
+            category,
+            description,
+            ..
+        } => {
+            if let Some(text) =
+                validation::required_text(errors, &format!("{field}.subject"), subject, 200)
+            {
+                *subject = text;
+            }
+            *category = validation::optional_text(
+                errors,
+                &format!("{field}.category"),
+                category.as_deref(),
+                100,
+            )
+            .map(|c| c.to_lowercase());
+            if description.chars().count() > 20_000 {
+                errors.add(
+                    format!("{field}.description"),
+                    "too_long",
+                    "description has at most 20000 characters",
+                );
+            }
+        }
     }
 }
 
@@ -685,12 +727,17 @@ mod tests {
     }
 
     #[test]
-    fn tickets_are_refused_until_they_exist() {
+    fn a_ticket_action_needs_a_subject() {
         let mut definition = rule("potential-nurture");
         definition.actions = vec![Action::CreateTicket {
-            subject: "x".to_owned(),
+            subject: " ".to_owned(),
+            ticket_type: TicketType::Complaint,
+            priority: TicketPriority::High,
+            category: Some("Quality".to_owned()),
+            description: String::new(),
         }];
         let errors = definition.validate().unwrap_err();
-        assert_eq!(errors.0[0].code, "action_unavailable");
+        assert_eq!(errors.0[0].field, "actions[0].subject");
+        assert_eq!(errors.0[0].code, "required");
     }
 }

@@ -14,14 +14,18 @@ pub mod erp_records;
 pub mod handover;
 pub mod identity;
 pub mod interaction;
+pub mod knowledge;
 pub mod masking;
 pub mod money;
 pub mod order;
 pub mod page;
 pub mod plugin;
 pub mod satisfaction;
+pub mod service_kpi;
+pub mod sla;
 pub mod survey_delivery;
 pub mod task;
+pub mod ticket;
 pub mod tiering;
 pub mod validation;
 

@@ -58,9 +58,12 @@ pub struct Task {
     pub due_at: DateTime<Utc>,
     pub priority: TaskPriority,
     pub status: TaskStatus,
-    /// `manual`, or `rule` for tasks an automation rule created (see `rule_id`).
+    /// `manual`; `rule` for tasks an automation rule created (see `rule_id`); `ticket` for a
+    /// revisit after resolution or a breach to look at, `ticket-follow-up` for the follow-up a
+    /// resolution asked for (see `ticket_id`).
     pub source: String,
     pub rule_id: Option<String>,
+    pub ticket_id: Option<Id>,
     pub created_by: Option<Id>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
