@@ -42,6 +42,15 @@ mod m20261123_000032_alter_tasks;
 mod m20261123_000033_alter_customers;
 mod m20261123_000034_alter_orders;
 mod m20261123_000035_alter_customer_tags;
+mod m20261123_000036_create_business_calendars;
+mod m20261123_000037_create_sla_policies;
+mod m20261123_000038_create_routing_rules;
+mod m20261123_000039_create_tickets;
+mod m20261123_000040_create_ticket_changes;
+mod m20261123_000041_create_ticket_comments;
+mod m20261123_000042_alter_tasks;
+mod m20261123_000043_create_knowledge_articles;
+mod m20261123_000044_create_knowledge_article_tickets;
 
 pub struct Migrator;
 
@@ -84,6 +93,15 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000033_alter_customers::Migration),
             Box::new(m20261123_000034_alter_orders::Migration),
             Box::new(m20261123_000035_alter_customer_tags::Migration),
+            Box::new(m20261123_000036_create_business_calendars::Migration),
+            Box::new(m20261123_000037_create_sla_policies::Migration),
+            Box::new(m20261123_000038_create_routing_rules::Migration),
+            Box::new(m20261123_000039_create_tickets::Migration),
+            Box::new(m20261123_000040_create_ticket_changes::Migration),
+            Box::new(m20261123_000041_create_ticket_comments::Migration),
+            Box::new(m20261123_000042_alter_tasks::Migration),
+            Box::new(m20261123_000043_create_knowledge_articles::Migration),
+            Box::new(m20261123_000044_create_knowledge_article_tickets::Migration),
         ]
     }
 }
@@ -110,6 +128,42 @@ fn customer_fk<T: IntoIden + Clone + 'static>(
         .to(Customers::Table, Customers::Id)
         .on_delete(ForeignKeyAction::Cascade)
         .take()
+}
+
+/// A foreign key to `tickets.id`: a ticket's history, comments and article links go with it.
+fn ticket_fk<T: IntoIden + Clone + 'static>(
+    table: T,
+    column: impl IntoIden,
+) -> ForeignKeyCreateStatement {
+    ForeignKey::create()
+        .from(table, column)
+        .to(Tickets::Table, Tickets::Id)
+        .on_delete(ForeignKeyAction::Cascade)
+        .take()
+}
+
+/// A foreign key to `knowledge_articles.id`.
+fn article_fk<T: IntoIden + Clone + 'static>(
+    table: T,
+    column: impl IntoIden,
+) -> ForeignKeyCreateStatement {
+    ForeignKey::create()
+        .from(table, column)
+        .to(KnowledgeArticles::Table, KnowledgeArticles::Id)
+        .on_delete(ForeignKeyAction::Cascade)
+        .take()
+}
+
+#[derive(DeriveIden)]
+enum Tickets {
+    Table,
+    Id,
+}
+
+#[derive(DeriveIden)]
+enum KnowledgeArticles {
+    Table,
+    Id,
 }
 
 #[derive(DeriveIden)]

@@ -16,21 +16,24 @@ use crate::domain::automation::{
     Action, Assignee, Event, Rule, RuleRunReport, RuleSubject, Trigger,
 };
 use crate::domain::task::{TaskFields, TaskStatus};
+use crate::domain::ticket::NewTicket;
 use crate::store::entity::customer;
 use crate::store::tasks::Origin;
 use crate::store::{
     StoreError, StoreResult, automation, begin_write, commit, customers, events, tasks, tenants,
-    tiering,
+    tickets, tiering,
 };
 
 /// Customers per page when a scheduled rule scans a tenant.
 const PAGE: u64 = 500;
 
 /// The events after which a customer's tier may have moved.
-const RETIER_EVENTS: [&str; 3] = [
+const RETIER_EVENTS: [&str; 4] = [
     "order.created",
     "interaction.recorded",
     "satisfaction.recorded",
+    // Complaints are churn signals.
+    "ticket.created",
 ];
 
 /// What rules see about `rows` (customers of one tenant).
@@ -179,12 +182,23 @@ async fn perform(
             )
             .await?;
         }
-        // Validation refuses rules with this action, so a stored one is a manual edit.
-        Action::CreateTicket { .. } => {
-            return Err(StoreError::Corrupt(format!(
-                "automation rule {} creates tickets, which this version does not have",
-                rule.id
-            )));
+        Action::CreateTicket {
+            subject: title,
+            ticket_type,
+            priority,
+            category,
+            description,
+        } => {
+            let new = NewTicket {
+                customer_id: subject.customer_id,
+                contact_id: None,
+                ticket_type: *ticket_type,
+                priority: *priority,
+                category: category.clone(),
+                subject: title.replace("{customer}", &subject.name),
+                description: description.clone(),
+            };
+            tickets::create(db, tenant_id, new, None).await?;
         }
     }
     Ok(())

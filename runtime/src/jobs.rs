@@ -1,7 +1,8 @@
 //! The background worker of `rapport serve`: on every tick it hands new events to the
 //! automation engine, runs the recurring jobs that are due (each under a lease, so one process
-//! runs each occurrence even when several share the database), and re-tiers the customers whose
-//! debounce has settled. Every step is bounded, so one tick never runs away.
+//! runs each occurrence even when several share the database), re-tiers the customers whose
+//! debounce has settled, and checks the SLA of tickets whose next at-risk or due instant has
+//! come. Every step is bounded, so one tick never runs away.
 
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
@@ -13,7 +14,7 @@ use tracing::Instrument;
 use crate::automation;
 use crate::registry::Registry;
 use crate::store::schedules::{self, Claim, TASK_REMINDERS, TIERING};
-use crate::store::{StoreError, StoreResult, begin_write, commit, events, tasks, tiering};
+use crate::store::{StoreError, StoreResult, begin_write, commit, events, tasks, tickets, tiering};
 use crate::tiering as tier_job;
 
 /// How the worker paces itself.
@@ -92,6 +93,23 @@ pub async fn tick(db: &DatabaseConnection, registry: &Registry, options: &JobOpt
     if let Err(error) = retier_requested(db, registry).await {
         tracing::error!(%error, "re-tiering after events failed");
     }
+    if let Err(error) = check_ticket_slas(db).await {
+        tracing::error!(%error, "checking ticket SLAs failed");
+    }
+}
+
+/// Warns about tickets whose SLA is at risk and escalates breached ones, a batch per
+/// transaction, so that each state change happens once even with several workers.
+async fn check_ticket_slas(db: &DatabaseConnection) -> StoreResult<()> {
+    for _ in 0..BATCHES_PER_TICK {
+        let tx = begin_write(db).await?;
+        let checked = tickets::sweep_sla(&tx, Utc::now(), BATCH).await?;
+        commit(tx).await?;
+        if checked < BATCH as usize {
+            return Ok(());
+        }
+    }
+    Ok(())
 }
 
 async fn dispatch_events(db: &DatabaseConnection, options: &JobOptions) -> StoreResult<()> {

@@ -450,6 +450,23 @@ async fn unassign_in(
 }
 
 /// The roles of each user of the tenant (users without roles are absent).
+/// The ids of the users holding `role` in the tenant.
+pub async fn role_members(
+    db: &impl ConnectionTrait,
+    tenant_id: Id,
+    role: &str,
+) -> StoreResult<Vec<Id>> {
+    Ok(casbin_rule::Entity::find()
+        .filter(casbin_rule::Column::Ptype.eq("g"))
+        .filter(casbin_rule::Column::V1.eq(role))
+        .filter(casbin_rule::Column::V2.eq(domain(tenant_id)))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|line| line.v0.strip_prefix("user:")?.parse().ok())
+        .collect())
+}
+
 pub async fn roles_by_user(
     db: &impl ConnectionTrait,
     tenant_id: Id,

@@ -7,7 +7,7 @@ use sea_orm::{
     QueryOrder, QuerySelect, Set,
 };
 
-use super::entity::{automation_rule, casbin_rule, rule_firing, task};
+use super::entity::{automation_rule, rule_firing, task};
 use super::{StoreError, StoreResult, access, schedules, tenants};
 use crate::domain::automation::{Rule, RuleDefinition, Trigger, default_rules};
 use crate::domain::{Id, ValidationErrors};
@@ -247,15 +247,7 @@ pub async fn least_busy_with_role(
     tenant_id: Id,
     role: &str,
 ) -> StoreResult<Option<Id>> {
-    let members: Vec<Id> = casbin_rule::Entity::find()
-        .filter(casbin_rule::Column::Ptype.eq("g"))
-        .filter(casbin_rule::Column::V1.eq(role))
-        .filter(casbin_rule::Column::V2.eq(access::domain(tenant_id)))
-        .all(db)
-        .await?
-        .into_iter()
-        .filter_map(|line| line.v0.strip_prefix("user:")?.parse().ok())
-        .collect();
+    let members = access::role_members(db, tenant_id, role).await?;
     let mut best: Option<(u64, Id)> = None;
     for user_id in members {
         let open = task::Entity::find()

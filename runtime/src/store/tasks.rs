@@ -29,6 +29,7 @@ fn to_domain(row: task::Model) -> StoreResult<Task> {
         due_at: row.due_at,
         source: row.source,
         rule_id: row.rule_id,
+        ticket_id: row.ticket_id,
         created_by: row.created_by,
         created_at: row.created_at,
         updated_at: row.updated_at,
@@ -86,8 +87,21 @@ async fn check_references(
 /// Where a task comes from: a person, or an automation rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
-    Manual { created_by: Id },
-    Rule { rule_id: String },
+    Manual {
+        created_by: Id,
+    },
+    Rule {
+        rule_id: String,
+    },
+    /// The revisit after a ticket's resolution, or a manager's look at a breached ticket.
+    Ticket {
+        ticket_id: Id,
+    },
+    /// The follow-up a "needs follow-up" resolution asks for; the ticket cannot close before it
+    /// is done.
+    TicketFollowUp {
+        ticket_id: Id,
+    },
 }
 
 pub async fn create(
@@ -98,9 +112,11 @@ pub async fn create(
 ) -> StoreResult<Task> {
     check_references(db, tenant_id, &fields).await?;
     let now = Utc::now();
-    let (source, rule_id, created_by) = match origin {
-        Origin::Manual { created_by } => ("manual", None, Some(created_by)),
-        Origin::Rule { rule_id } => ("rule", Some(rule_id), None),
+    let (source, rule_id, created_by, ticket_id) = match origin {
+        Origin::Manual { created_by } => ("manual", None, Some(created_by), None),
+        Origin::Rule { rule_id } => ("rule", Some(rule_id), None, None),
+        Origin::Ticket { ticket_id } => ("ticket", None, None, Some(ticket_id)),
+        Origin::TicketFollowUp { ticket_id } => ("ticket-follow-up", None, None, Some(ticket_id)),
     };
     let priority: &'static str = fields.priority.into();
     let status: &'static str = fields.status.into();
@@ -115,6 +131,7 @@ pub async fn create(
         status: Set(status.to_owned()),
         source: Set(source.to_owned()),
         rule_id: Set(rule_id),
+        ticket_id: Set(ticket_id),
         created_by: Set(created_by),
         created_at: Set(now),
         updated_at: Set(now),

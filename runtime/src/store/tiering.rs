@@ -12,7 +12,7 @@ use sea_orm::{
 use serde_json::json;
 
 use super::entity::{
-    customer, customer_tag, event, interaction, order, satisfaction_record, tier_history,
+    customer, customer_tag, event, interaction, order, satisfaction_record, ticket, tier_history,
     tier_request, tier_service_policy,
 };
 use super::{StoreError, StoreResult, events};
@@ -45,6 +45,14 @@ struct OrderTotals {
 }
 
 #[derive(Debug, FromQueryResult)]
+struct ComplaintTotals {
+    customer_id: Id,
+    open: i64,
+    count_90: i64,
+    count_prior_90: i64,
+}
+
+#[derive(Debug, FromQueryResult)]
 struct InteractionTotals {
     customer_id: Id,
     count_30: i64,
@@ -63,7 +71,7 @@ fn counted(column: order::Column) -> sea_orm::sea_query::SimpleExpr {
 
 /// The facts of up to `limit` customers of the tenant after `after_id`, in id order. Order
 /// values count only orders in `currency` (the tenant's default) that were not cancelled or
-/// refunded. Complaints stay zero until tickets exist.
+/// refunded. Complaints are complaint tickets.
 pub async fn facts_page(
     db: &impl ConnectionTrait,
     tenant_id: Id,
@@ -119,12 +127,15 @@ pub async fn facts_of(
     }
     let ids: Vec<Id> = customers.iter().map(|c| c.id).collect();
     let ids = ids.as_slice();
-    let (orders, interactions, latest, tags) = tokio::try_join!(
+    let (orders, interactions, latest, tags, complaints) = tokio::try_join!(
         order_totals(db, tenant_id, currency, ids, now),
         interaction_totals(db, tenant_id, ids, now),
         latest_satisfaction(db, tenant_id, ids),
         tags_of(db, tenant_id, ids),
+        complaint_totals(db, tenant_id, ids, now),
     )?;
+    let mut complaints: HashMap<Id, ComplaintTotals> =
+        complaints.into_iter().map(|c| (c.customer_id, c)).collect();
     let mut orders: HashMap<Id, OrderTotals> =
         orders.into_iter().map(|o| (o.customer_id, o)).collect();
     let mut interactions: HashMap<Id, InteractionTotals> = interactions
@@ -137,6 +148,8 @@ pub async fn facts_of(
         .map(|row| {
             let orders = orders.remove(&row.id);
             let interactions = interactions.remove(&row.id);
+            let complaints = complaints.remove(&row.id);
+            let complaints_90d = complaints.as_ref().map_or(0, |c| c.count_90 as u32);
             // Storage units are 1/10,000 of the currency unit; facts carry plain numbers.
             let value = |e4: i64| e4 as f64 / 10_000.0;
             let satisfaction = |kind: &str| latest.get(&(row.id, kind.to_owned())).copied();
@@ -149,9 +162,8 @@ pub async fn facts_of(
                 interactions_prior_365d: interactions
                     .as_ref()
                     .map_or(0, |i| i.count_prior_365 as u32),
-                // Complaints arrive with tickets; until then there are none to count.
-                complaints_90d: 0,
-                complaints_prior_90d: 0,
+                complaints_90d,
+                complaints_prior_90d: complaints.as_ref().map_or(0, |c| c.count_prior_90 as u32),
                 latest_csat: satisfaction("csat"),
                 latest_nps: satisfaction("nps"),
                 orders_730d: orders.as_ref().map_or(0, |o| o.count_730 as u32),
@@ -178,8 +190,8 @@ pub async fn facts_of(
                     .as_ref()
                     .and_then(|i| i.last_at)
                     .map(|at| days_between(at, now)),
-                open_complaints: 0,
-                complaints_90d: 0,
+                open_complaints: complaints.as_ref().map_or(0, |c| c.open as u32),
+                complaints_90d,
                 latest_csat: satisfaction("csat"),
                 latest_nps: satisfaction("nps"),
                 latest_ces: satisfaction("ces"),
@@ -270,6 +282,40 @@ async fn interaction_totals(
         .filter(interaction::Column::CustomerId.is_in(ids.to_vec()))
         .group_by(interaction::Column::CustomerId)
         .into_model::<InteractionTotals>()
+        .all(db)
+        .await?)
+}
+
+/// Complaint tickets per customer: open now, raised in the last 90 days, and in the 90 before.
+async fn complaint_totals(
+    db: &impl ConnectionTrait,
+    tenant_id: Id,
+    ids: &[Id],
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<ComplaintTotals>> {
+    let since = |days: i64| Expr::col(ticket::Column::CreatedAt).gte(now - Duration::days(days));
+    let open = Expr::col(ticket::Column::Status).is_not_in(["resolved", "closed"]);
+    Ok(ticket::Entity::find()
+        .select_only()
+        .column(ticket::Column::CustomerId)
+        .column_as(sum_bigint(Expr::case(open, 1).finally(0).into()), "open")
+        .column_as(
+            sum_bigint(Expr::case(since(90), 1).finally(0).into()),
+            "count_90",
+        )
+        .column_as(
+            sum_bigint(
+                Expr::case(since(180).and(since(90).not()), 1)
+                    .finally(0)
+                    .into(),
+            ),
+            "count_prior_90",
+        )
+        .filter(ticket::Column::TenantId.eq(tenant_id))
+        .filter(ticket::Column::CustomerId.is_in(ids.to_vec()))
+        .filter(ticket::Column::TicketType.eq("complaint"))
+        .group_by(ticket::Column::CustomerId)
+        .into_model::<ComplaintTotals>()
         .all(db)
         .await?)
 }

@@ -21,6 +21,7 @@ pub struct Model {
     pub completed_at: Option<DateTimeUtc>,
     pub due_soon_reminded_at: Option<DateTimeUtc>,
     pub overdue_reminded_at: Option<DateTimeUtc>,
+    pub ticket_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
