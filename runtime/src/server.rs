@@ -71,6 +71,7 @@ pub async fn open_store(database_url: &str) -> Result<DatabaseConnection, Server
     store::access::seed_all_tenants(&db).await?;
     store::schedules::ensure_jobs_everywhere(&db).await?;
     store::automation::install_defaults_everywhere(&db).await?;
+    store::service_settings::install_default_policies_everywhere(&db).await?;
     Ok(db)
 }
 

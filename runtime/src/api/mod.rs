@@ -12,14 +12,18 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod interactions;
+pub mod knowledge;
 pub mod observability;
 pub mod orders;
 pub mod plugins;
+pub mod progress;
 pub mod roles;
 pub mod satisfaction;
+pub mod service;
 pub mod sessions;
 pub mod tasks;
 pub mod tenants;
+pub mod tickets;
 pub mod tiering;
 pub mod tokens;
 pub mod users;
@@ -109,9 +113,14 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(plugins::router())
         .merge(tiering::router())
         .merge(tasks::router())
-        .merge(automation::router());
+        .merge(automation::router())
+        .merge(tickets::router())
+        .merge(service::router())
+        .merge(knowledge::router())
+        .merge(progress::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
+        .merge(progress::page_router())
         .routes(routes!(observability::metrics))
         .nest("/api/v1", v1)
 }
