@@ -18,6 +18,7 @@ const SCOPED: &[&str] = &[
     "interactions",
     "tasks",
     "satisfaction",
+    "tickets",
 ];
 const ROLES: &[&str] = &[
     "tenant-admin",
@@ -53,6 +54,8 @@ struct Records {
     satisfaction: i64,
     /// A follow-up task on the customer, assigned to its owner.
     task: i64,
+    /// An inquiry ticket about the customer, unassigned.
+    ticket: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -123,6 +126,13 @@ async fn records(server: &TestServer, token: &str, code: &str, owner: i64) -> Re
         "customer_id": customer, "assignee_id": owner, "due_at": "2026-12-01T09:00:00Z"}),
     )
     .await;
+    let ticket = create(
+        server,
+        token,
+        "/api/v1/tickets",
+        json!({"customer_id": customer, "type": "inquiry", "subject": "Where is my invoice?"}),
+    )
+    .await;
     Records {
         code: code.to_owned(),
         customer,
@@ -131,6 +141,7 @@ async fn records(server: &TestServer, token: &str, code: &str, owner: i64) -> Re
         interaction,
         satisfaction,
         task,
+        ticket,
     }
 }
 
@@ -329,6 +340,7 @@ fn fill(world: &World, caller: &Caller, path: &str, target: Option<Target>) -> S
         "interactions" => record(|r| r.interaction),
         "satisfaction" => record(|r| r.satisfaction),
         "tasks" => record(|r| r.task),
+        "tickets" => record(|r| r.ticket),
         "users" => world.bystander.to_string(),
         "departments" => world.sales.to_string(),
         "tenants" => world.a.id.to_string(),
@@ -368,6 +380,14 @@ fn body(world: &World, caller: &Caller, method: &Method, path: &str) -> Option<V
         ("POST", p) if p.ends_with("/satisfaction") => json!({"kind": "nps", "value": 9}),
         ("PATCH", "/api/v1/satisfaction/{id}") => json!({"value": 5}),
         ("POST", "/api/v1/tasks") => json!({"title": "Call back", "due_at": now}),
+        ("POST", "/api/v1/tickets") => {
+            // The caller's own customer; the platform admin's names one it cannot see.
+            let own = world.records.get(&(caller.role.clone(), Target::Own));
+            let customer = own.map_or(i64::MAX, |records| records.customer);
+            json!({"customer_id": customer, "type": "complaint", "subject": "Late delivery"})
+        }
+        ("POST", "/api/v1/tickets/{id}/status") => json!({"status": "waiting_on_customer"}),
+        ("POST", "/api/v1/tickets/{id}/comments") => json!({"body": "Checking", "public": true}),
         ("PUT", "/api/v1/tenant/tier-policies/{tier}") => {
             json!({"revisit_every_days": 30, "first_response_hours": 2, "resolution_hours": 24})
         }
@@ -464,11 +484,13 @@ async fn every_route_answers_every_role_as_its_permissions_and_scope_say() {
                         .call(method.clone(), &url, Some(&caller.token), payload)
                         .await;
                     let mut expected = expect(&caller, requirement, *target);
-                    if path == "/api/v1/handovers"
+                    if ["/api/v1/handovers", "/api/v1/tickets"].contains(&path.as_str())
+                        && *method == Method::POST
                         && !caller.in_tenant_a
                         && expected == Expect::Allowed
                     {
-                        // The body names users of tenant A, whom the platform admin cannot see.
+                        // The body names users or customers of tenant A, whom the platform admin
+                        // cannot see.
                         expected = Expect::Hidden;
                     }
                     let case =

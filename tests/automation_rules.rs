@@ -117,12 +117,12 @@ async fn defaults_are_installed_and_bad_rules_are_refused() {
 
         let bad = json!({"name": "x", "trigger": {"type": "event", "event": "customer.deleted"},
             "conditions": [{"fact": "tier", "op": "gt", "value": 3}, {"fact": "mood", "op": "eq", "value": "x"}],
-            "actions": [{"type": "create_ticket", "subject": "x"}]});
+            "actions": [{"type": "create_ticket", "subject": " "}]});
         let (status, error) = server.post("/api/v1/automation/rules", token, bad).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
         let codes: Vec<&str> = error["error"]["details"].as_array().unwrap().iter()
             .map(|f| f["code"].as_str().unwrap()).collect();
-        assert_eq!(codes, ["unknown_event", "operator_mismatch", "unknown_fact", "action_unavailable"], "{error}");
+        assert_eq!(codes, ["unknown_event", "operator_mismatch", "unknown_fact", "required"], "{error}");
         let (status, error) = server.post("/api/v1/automation/rules", token,
             json!({"name": "x", "trigger": {"type": "sometimes"}, "actions": []})).await;
         assert!(status.is_client_error(), "{status} {error}");

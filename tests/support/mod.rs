@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
+pub mod browser;
 pub mod http_peer;
 
 pub use reqwest;
