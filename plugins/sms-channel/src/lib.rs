@@ -1,0 +1,303 @@
+//! Rapport's SMS survey channel over Twilio's Programmable Messaging API (or a compatible one).
+//!
+//! `send` form-posts `To` (the recipient's E.164 phone), `From` or `MessagingServiceSid`, `Body`
+//! (the subject and the response link, kept to one 160-character message) and, when configured,
+//! `StatusCallback` to `{base_url}/2010-04-01/Accounts/{account_sid}/Messages.json` with HTTP
+//! Basic authentication `account_sid:auth_token`. 2xx is a receipt carrying the message `sid`.
+//! Errors: 400 with code 21211 or 21614 is `invalid-recipient`, 21610 (the recipient replied
+//! STOP) `recipient-opted-out`, 401 `bad-credentials`, 429 a retryable `rate-limited`, 5xx,
+//! timeouts and connection failures retryable, the rest a fatal `upstream-error`.
+//!
+//! `parse-inbound` reads the provider's inbound-message webhook, a form post with `From`, `To`,
+//! `Body` and `MessageSid`, as one answer from `From` with the trimmed `Body` as its text.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use rapport_sdk::http::{self, HttpError, Response};
+use rapport_sdk::survey::{Delivery, InboundAnswer, InboundRequest, Receipt};
+use rapport_sdk::{PluginError, SurveyChannel, config, log};
+use serde_json::Value;
+
+struct Sms;
+
+/// The configuration schema, the same as the manifest's (the tests compare them).
+const CONFIG_SCHEMA: &str = r#"{"type":"object","required":["account_sid","auth_token"],"anyOf":[{"required":["from"]},{"required":["messaging_service_sid"]}],"properties":{"base_url":{"type":"string","description":"The Messages API root; https, or http on a loopback host only","default":"https://api.twilio.com","pattern":"^https?://"},"account_sid":{"type":"string","description":"The account SID (AC…), also the user name of HTTP Basic authentication","pattern":"^[A-Za-z0-9]+$"},"auth_token":{"type":"string","description":"The account's auth token","minLength":1,"writeOnly":true},"from":{"type":"string","description":"The sending number in E.164 (or an alphanumeric sender id); messaging_service_sid wins when both are set"},"messaging_service_sid":{"type":"string","description":"A Messaging Service (MG…) to send from instead of one number"},"status_callback":{"type":"string","description":"Optional URL the provider posts delivery status updates to"}}}"#;
+
+const DEFAULT_BASE_URL: &str = "https://api.twilio.com";
+
+/// One GSM-7 SMS segment; longer texts are split and billed per segment.
+const MAX_TEXT_CHARS: usize = 160;
+
+fn invalid_config(why: impl Into<String>) -> PluginError {
+    PluginError::fatal("invalid-config", why)
+}
+
+fn setting(key: &str) -> Option<String> {
+    config::get(key)
+        .map(|value| value.trim().to_owned())
+        .filter(|value| !value.is_empty())
+}
+
+fn required(key: &str) -> Result<String, PluginError> {
+    setting(key).ok_or_else(|| invalid_config(format!("`{key}` is not configured")))
+}
+
+/// The API root without a trailing slash: https, or plain http to a loopback host (a local
+/// relay or test double) only, since the auth token travels in a header.
+fn base_url() -> Result<String, PluginError> {
+    let url = setting("base_url").unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
+    let invalid = |why: &str| invalid_config(format!("`base_url` {why}"));
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| invalid("is not an absolute URL"))?;
+    if rest.contains(['?', '#']) {
+        return Err(invalid("must not have a query or fragment"));
+    }
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err(invalid("must not carry credentials"));
+    }
+    let host = host_of(authority);
+    if host.is_empty() {
+        return Err(invalid("has no host"));
+    }
+    match scheme.to_ascii_lowercase().as_str() {
+        "https" => {}
+        "http" if is_loopback(&host) => {}
+        "http" => {
+            return Err(invalid(
+                "must use https (plain http only to a loopback host)",
+            ));
+        }
+        _ => return Err(invalid("must be an http or https URL")),
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+/// The host of an authority (`host`, `host:port`, `[v6]:port`), lower-cased.
+fn host_of(authority: &str) -> String {
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    host.to_ascii_lowercase()
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host == "::1"
+        || host.strip_prefix("127.").is_some_and(|rest| {
+            rest.split('.').count() == 3
+                && rest
+                    .split('.')
+                    .all(|part| !part.is_empty() && part.parse::<u8>().is_ok())
+        })
+}
+
+/// `+` and 2 to 15 digits, the first not 0 (ITU-T E.164).
+fn is_e164(phone: &str) -> bool {
+    phone.strip_prefix('+').is_some_and(|digits| {
+        (2..=15).contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && !digits.starts_with('0')
+    })
+}
+
+/// The recipient's number, or a fatal `invalid-recipient` before any traffic.
+fn recipient_phone(delivery: &Delivery) -> Result<String, PluginError> {
+    let recipient = &delivery.recipient;
+    let phone = recipient
+        .phone
+        .as_deref()
+        .map(str::trim)
+        .filter(|phone| !phone.is_empty())
+        .ok_or_else(|| {
+            PluginError::fatal(
+                "invalid-recipient",
+                format!("contact {} has no phone number", recipient.contact_id),
+            )
+        })?;
+    if !is_e164(phone) {
+        return Err(PluginError::fatal(
+            "invalid-recipient",
+            format!(
+                "the phone number of contact {} is not in E.164 form (+ and up to 15 digits)",
+                recipient.contact_id
+            ),
+        ));
+    }
+    Ok(phone.to_owned())
+}
+
+/// The SMS text: the subject, then the response link on its own line, within one 160-character
+/// message; a long subject is shortened (marked with `…`), the link never.
+fn text(delivery: &Delivery) -> String {
+    let link = delivery.response_link.trim();
+    let subject = delivery.subject.trim();
+    let room = MAX_TEXT_CHARS.saturating_sub(link.chars().count() + 1);
+    if subject.is_empty() || room < 2 {
+        return link.to_owned();
+    }
+    if subject.chars().count() <= room {
+        format!("{subject}\n{link}")
+    } else {
+        let short: String = subject.chars().take(room - 1).collect();
+        format!("{}…\n{link}", short.trim_end())
+    }
+}
+
+/// The provider's answer: 2xx with the message's `sid`, or an error with Twilio's `code`.
+fn receipt(response: &Response) -> Result<Receipt, PluginError> {
+    let status = response.status;
+    let body = serde_json::from_slice::<Value>(&response.body).ok();
+    let field = |name: &str| body.as_ref().and_then(|body| body.get(name));
+    let code = field("code").and_then(Value::as_i64);
+    let message = field("message").and_then(Value::as_str).unwrap_or_default();
+    let described = || match code {
+        Some(code) => format!("HTTP {status}, error {code}: {message}"),
+        None => format!("HTTP {status}"),
+    };
+    match status {
+        200..=299 => field("sid")
+            .and_then(Value::as_str)
+            .filter(|sid| !sid.is_empty())
+            .map(|sid| Receipt {
+                external_id: Some(sid.to_owned()),
+            })
+            .ok_or_else(|| {
+                PluginError::fatal(
+                    "malformed-response",
+                    format!("the provider accepted the message (HTTP {status}) without a `sid`"),
+                )
+            }),
+        400 => match code {
+            Some(21211 | 21614) => Err(PluginError::fatal(
+                "invalid-recipient",
+                format!("the provider cannot text this number ({})", described()),
+            )),
+            Some(21610) => Err(PluginError::fatal(
+                "recipient-opted-out",
+                "the recipient has opted out of messages from this sender (error 21610)",
+            )),
+            _ => Err(PluginError::fatal(
+                "upstream-error",
+                format!("the provider refused the message ({})", described()),
+            )),
+        },
+        401 => Err(PluginError::fatal(
+            "bad-credentials",
+            format!(
+                "the provider refused the account SID or auth token ({})",
+                described()
+            ),
+        )),
+        429 => Err(PluginError::retryable(
+            "rate-limited",
+            format!("the provider is rate limiting messages ({})", described()),
+        )),
+        500..=599 => Err(PluginError::retryable(
+            "upstream-error",
+            format!("the provider failed ({}); try again later", described()),
+        )),
+        _ => Err(PluginError::fatal(
+            "upstream-error",
+            format!("the provider refused the message ({})", described()),
+        )),
+    }
+}
+
+fn http_failure(error: HttpError, token: &str) -> PluginError {
+    let scrub = |text: String| text.replace(token, "[redacted]");
+    match error {
+        HttpError::Denied(why) => PluginError::fatal("host-denied", why),
+        HttpError::Timeout => {
+            PluginError::retryable("timeout", "the SMS provider did not answer in time")
+        }
+        HttpError::Transport(why) => PluginError::retryable("transport", scrub(why)),
+        HttpError::TooLarge => PluginError::fatal(
+            "malformed-response",
+            "the SMS provider's answer is too large",
+        ),
+        HttpError::InvalidRequest(why) => {
+            invalid_config(format!("`base_url` or `account_sid`: {}", scrub(why)))
+        }
+    }
+}
+
+impl SurveyChannel for Sms {
+    fn send(delivery: Delivery) -> Result<Receipt, PluginError> {
+        let base = base_url()?;
+        let account = required("account_sid")?;
+        if !account.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(invalid_config(
+                "`account_sid` must be letters and digits only",
+            ));
+        }
+        let token = required("auth_token")?;
+        let sender = match (setting("messaging_service_sid"), setting("from")) {
+            (Some(service), _) => ("MessagingServiceSid", service),
+            (None, Some(from)) => ("From", from),
+            (None, None) => {
+                return Err(invalid_config(
+                    "neither `from` nor `messaging_service_sid` is configured",
+                ));
+            }
+        };
+        let to = recipient_phone(&delivery)?;
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        form.append_pair("To", &to)
+            .append_pair(sender.0, &sender.1)
+            .append_pair("Body", &text(&delivery));
+        if let Some(callback) = setting("status_callback") {
+            form.append_pair("StatusCallback", &callback);
+        }
+        let form = form.finish();
+        let url = format!("{base}/2010-04-01/Accounts/{account}/Messages.json");
+        let authorization = format!("Basic {}", BASE64.encode(format!("{account}:{token}")));
+        let headers = [
+            ("authorization", authorization.as_str()),
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("accept", "application/json"),
+        ];
+        log::log(
+            log::LogLevel::Info,
+            "sending survey by SMS",
+            &[("delivery_id", &delivery.delivery_id)],
+        );
+        let response =
+            http::post(&url, &headers, form.into_bytes()).map_err(|e| http_failure(e, &token))?;
+        receipt(&response)
+    }
+
+    fn parse_inbound(request: InboundRequest) -> Result<Vec<InboundAnswer>, PluginError> {
+        let (mut from, mut body) = (None, None);
+        for (name, value) in form_urlencoded::parse(&request.body) {
+            match name.as_ref() {
+                "From" if from.is_none() => from = Some(value.trim().to_owned()),
+                "Body" if body.is_none() => body = Some(value.trim().to_owned()),
+                _ => {}
+            }
+        }
+        let sender = from.filter(|from| !from.is_empty()).ok_or_else(|| {
+            PluginError::fatal("bad-request", "the inbound message has no `From`")
+        })?;
+        let text = body.ok_or_else(|| {
+            PluginError::fatal("bad-request", "the inbound message has no `Body`")
+        })?;
+        if text.is_empty() {
+            // An empty reply (e.g. a picture only) answers nothing.
+            return Ok(Vec::new());
+        }
+        Ok(vec![InboundAnswer {
+            delivery_id: None,
+            sender,
+            text,
+        }])
+    }
+
+    fn config_schema() -> String {
+        CONFIG_SCHEMA.to_owned()
+    }
+}
+
+rapport_sdk::export_survey_channel!(Sms, manifest = "rapport-plugin.toml");
