@@ -19,6 +19,7 @@ const SCOPED: &[&str] = &[
     "tasks",
     "satisfaction",
     "tickets",
+    "surveys",
 ];
 const ROLES: &[&str] = &[
     "tenant-admin",
@@ -348,6 +349,8 @@ fn fill(world: &World, caller: &Caller, path: &str, target: Option<Target>) -> S
     };
     path.replace("{id}", &id)
         .replace("{customer_id}", &record(|r| r.customer))
+        .replace("{contact_id}", &record(|r| r.contact))
+        .replace("{key}", "csat-after-service")
         .replace("{name}", "matrix-role")
         .replace("{permission}", "contacts:read:own")
         .replace("{role}", "viewer")
@@ -467,7 +470,9 @@ async fn every_route_answers_every_role_as_its_permissions_and_scope_say() {
             let scoped_record = SCOPED
                 .iter()
                 .any(|r| requirement.starts_with(&format!("{r}:")))
-                && (path.contains("{id}") || path.contains("{customer_id}"));
+                && ["{id}", "{customer_id}", "{contact_id}"]
+                    .iter()
+                    .any(|p| path.contains(p));
             let targets: Vec<Option<Target>> = if scoped_record {
                 TARGETS.iter().copied().map(Some).collect()
             } else {
@@ -495,10 +500,13 @@ async fn every_route_answers_every_role_as_its_permissions_and_scope_say() {
                     }
                     let case =
                         format!("{} {method} {url} ({requirement}, {target:?})", caller.role);
+                    // A survey send needs a channel the matrix world has not enabled, so it stops
+                    // at 422; its record scope is tested in surveys.rs.
+                    let needs_channel = path == "/api/v1/surveys/send";
                     check(
                         &case,
                         expected,
-                        requirement_is_scoped(requirement),
+                        requirement_is_scoped(requirement) && !needs_channel,
                         status,
                         &answer,
                     );

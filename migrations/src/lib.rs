@@ -51,6 +51,12 @@ mod m20261123_000041_create_ticket_comments;
 mod m20261123_000042_alter_tasks;
 mod m20261123_000043_create_knowledge_articles;
 mod m20261123_000044_create_knowledge_article_tickets;
+mod m20261201_000045_create_survey_templates;
+mod m20261201_000046_create_survey_settings;
+mod m20261201_000047_create_survey_campaigns;
+mod m20261201_000048_create_survey_deliveries;
+mod m20261201_000049_create_survey_responses;
+mod m20261201_000050_create_survey_opt_outs;
 
 pub struct Migrator;
 
@@ -102,6 +108,12 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000042_alter_tasks::Migration),
             Box::new(m20261123_000043_create_knowledge_articles::Migration),
             Box::new(m20261123_000044_create_knowledge_article_tickets::Migration),
+            Box::new(m20261201_000045_create_survey_templates::Migration),
+            Box::new(m20261201_000046_create_survey_settings::Migration),
+            Box::new(m20261201_000047_create_survey_campaigns::Migration),
+            Box::new(m20261201_000048_create_survey_deliveries::Migration),
+            Box::new(m20261201_000049_create_survey_responses::Migration),
+            Box::new(m20261201_000050_create_survey_opt_outs::Migration),
         ]
     }
 }

@@ -20,8 +20,8 @@ use crate::domain::ticket::NewTicket;
 use crate::store::entity::customer;
 use crate::store::tasks::Origin;
 use crate::store::{
-    StoreError, StoreResult, automation, begin_write, commit, customers, events, tasks, tenants,
-    tickets, tiering,
+    StoreError, StoreResult, automation, begin_write, commit, customers, events, surveys, tasks,
+    tenants, tickets, tiering,
 };
 
 /// Customers per page when a scheduled rule scans a tenant.
@@ -235,6 +235,11 @@ pub async fn handle_event(
     debounce: Duration,
     now: DateTime<Utc>,
 ) -> StoreResult<u64> {
+    if event.kind == "ticket.resolved"
+        && let Some(ticket_id) = event.subject_id
+    {
+        surveys::after_ticket_resolved(db, event.tenant_id, ticket_id, now).await?;
+    }
     let Some(customer_id) = customer_of(event) else {
         return Ok(0);
     };

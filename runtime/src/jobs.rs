@@ -29,6 +29,9 @@ pub struct JobOptions {
     pub due_soon: Duration,
     /// This process's name in leases and in `last_run_by`.
     pub owner: String,
+    /// The base of survey response links when the tenant sets none, e.g.
+    /// `https://crm.example.com`; `rapport serve` uses its own address.
+    pub public_base_url: Option<String>,
 }
 
 impl Default for JobOptions {
@@ -39,6 +42,7 @@ impl Default for JobOptions {
             debounce: Duration::seconds(60),
             due_soon: Duration::hours(24),
             owner: format!("{}-{}", hostname(), std::process::id()),
+            public_base_url: None,
         }
     }
 }
@@ -96,6 +100,32 @@ pub async fn tick(db: &DatabaseConnection, registry: &Registry, options: &JobOpt
     if let Err(error) = check_ticket_slas(db).await {
         tracing::error!(%error, "checking ticket SLAs failed");
     }
+    if let Err(error) = crate::surveys::run_due_campaigns(db, Utc::now()).await {
+        tracing::error!(%error, "running survey campaigns failed");
+    }
+    if let Err(error) = deliver_surveys(db, registry, options).await {
+        tracing::error!(%error, "delivering surveys failed");
+    }
+}
+
+/// Sends due surveys and reminders, a batch at a time.
+async fn deliver_surveys(
+    db: &DatabaseConnection,
+    registry: &Registry,
+    options: &JobOptions,
+) -> StoreResult<()> {
+    let base_url = options
+        .public_base_url
+        .as_deref()
+        .unwrap_or("http://127.0.0.1:8080");
+    for _ in 0..BATCHES_PER_TICK {
+        let report =
+            crate::surveys::dispatch_due(db, registry, base_url, Utc::now(), BATCH).await?;
+        if report.handled() < BATCH {
+            return Ok(());
+        }
+    }
+    Ok(())
 }
 
 /// Warns about tickets whose SLA is at risk and escalates breached ones, a batch per

@@ -17,5 +17,6 @@ pub mod registry;
 pub mod secrets;
 pub mod server;
 pub mod store;
+pub mod surveys;
 pub mod telemetry;
 pub mod tiering;

@@ -184,6 +184,86 @@ impl TieringSession<'_> {
     }
 }
 
+/// A tenant's survey channel, resolved once for a batch of deliveries.
+pub struct SurveySession<'r> {
+    registry: &'r Registry,
+    tenant_id: Id,
+    ready: ReadyPlugin,
+}
+
+impl SurveySession<'_> {
+    /// Sends one delivery. Every call counts in the plugin metrics; only failures are written
+    /// to the run log, because a busy channel sends thousands of surveys a minute and the
+    /// delivery rows already record each success.
+    pub async fn send(
+        &self,
+        db: &impl ConnectionTrait,
+        delivery: &crate::domain::survey_delivery::Delivery,
+    ) -> RegistryResult<Result<crate::domain::survey_delivery::Receipt, PluginError>> {
+        let AnyPlugin::Survey(channel) = self.ready.plugin.as_ref() else {
+            return Err(not_a_channel(&self.ready));
+        };
+        let started_at = Utc::now();
+        let invocation = channel
+            .send(delivery, self.ready.grants.clone(), &self.ready.limits)
+            .await;
+        if invocation.outcome.is_ok() {
+            let run = self
+                .registry
+                .new_run(&self.ready, "send", started_at, &invocation);
+            self.registry.metrics.observe(self.tenant_id, &run);
+            return Ok(invocation.outcome);
+        }
+        let (_, outcome) = self
+            .registry
+            .record(
+                db,
+                self.tenant_id,
+                &self.ready,
+                "send",
+                started_at,
+                invocation,
+            )
+            .await?;
+        Ok(outcome)
+    }
+
+    /// Parses a request received on the channel's inbound endpoint, recorded in the run log.
+    pub async fn parse_inbound(
+        &self,
+        db: &impl ConnectionTrait,
+        request: &crate::domain::survey_delivery::InboundRequest,
+    ) -> RegistryResult<Result<Vec<crate::domain::survey_delivery::InboundAnswer>, PluginError>>
+    {
+        let AnyPlugin::Survey(channel) = self.ready.plugin.as_ref() else {
+            return Err(not_a_channel(&self.ready));
+        };
+        let started_at = Utc::now();
+        let invocation = channel
+            .parse_inbound(request, self.ready.grants.clone(), &self.ready.limits)
+            .await;
+        let (_, outcome) = self
+            .registry
+            .record(
+                db,
+                self.tenant_id,
+                &self.ready,
+                "parse-inbound",
+                started_at,
+                invocation,
+            )
+            .await?;
+        Ok(outcome)
+    }
+}
+
+fn not_a_channel(ready: &ReadyPlugin) -> RegistryError {
+    RegistryError::Conflict {
+        code: "not_a_survey_channel",
+        message: format!("{} is a {}", ready.plugin_id, ready.kind),
+    }
+}
+
 /// What [`Registry::evaluate_tiers`] returns.
 #[derive(Debug)]
 pub struct TieringOutcome {
@@ -516,6 +596,24 @@ impl Registry {
         })
     }
 
+    /// The tenant's enabled survey channel `plugin_id`, resolved once for many deliveries.
+    pub async fn survey_session(
+        &self,
+        db: &impl ConnectionTrait,
+        tenant_id: Id,
+        plugin_id: &str,
+    ) -> RegistryResult<SurveySession<'_>> {
+        let ready = self.ready_for_tenant(db, tenant_id, plugin_id).await?;
+        if !matches!(ready.plugin.as_ref(), AnyPlugin::Survey(_)) {
+            return Err(not_a_channel(&ready));
+        }
+        Ok(SurveySession {
+            registry: self,
+            tenant_id,
+            ready,
+        })
+    }
+
     /// The tenant's enabled plugin, loaded, with its grants and its kind's limits.
     async fn ready_for_tenant(
         &self,
@@ -551,11 +649,24 @@ impl Registry {
         started_at: chrono::DateTime<Utc>,
         invocation: Invocation<T>,
     ) -> RegistryResult<(PluginRun, Result<T, PluginError>)> {
+        let run = self.new_run(ready, export, started_at, &invocation);
+        self.metrics.observe(tenant_id, &run);
+        let run = rows::record_run(db, tenant_id, run).await?;
+        Ok((run, invocation.outcome))
+    }
+
+    fn new_run<T>(
+        &self,
+        ready: &ReadyPlugin,
+        export: &str,
+        started_at: chrono::DateTime<Utc>,
+        invocation: &Invocation<T>,
+    ) -> NewRun {
         let (outcome, error) = match &invocation.outcome {
             Ok(_) => ("ok".to_owned(), None),
             Err(error) => (error.code().to_owned(), Some(error.to_string())),
         };
-        let run = NewRun {
+        NewRun {
             plugin_id: ready.plugin_id.clone(),
             version: ready.version.clone(),
             export: export.to_owned(),
@@ -565,10 +676,7 @@ impl Registry {
             error,
             fuel_used: invocation.fuel_used,
             log: serde_json::to_value(&invocation.log).unwrap_or(Value::Null),
-        };
-        self.metrics.observe(tenant_id, &run);
-        let run = rows::record_run(db, tenant_id, run).await?;
-        Ok((run, invocation.outcome))
+        }
     }
 
     async fn tenant_row(

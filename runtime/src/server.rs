@@ -72,6 +72,7 @@ pub async fn open_store(database_url: &str) -> Result<DatabaseConnection, Server
     store::schedules::ensure_jobs_everywhere(&db).await?;
     store::automation::install_defaults_everywhere(&db).await?;
     store::service_settings::install_default_policies_everywhere(&db).await?;
+    store::surveys::install_default_templates_everywhere(&db).await?;
     Ok(db)
 }
 
@@ -145,10 +146,11 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServerError> {
     println!("Rapport listening on http://{addr} (API docs at http://{addr}/docs)");
     tracing::info!(%addr, "listening");
     let registry = registry(&options.data_dir)?;
-    let worker = options
-        .jobs
-        .clone()
-        .map(|jobs| crate::jobs::spawn(db.clone(), registry.clone(), jobs));
+    let worker = options.jobs.clone().map(|mut jobs| {
+        jobs.public_base_url
+            .get_or_insert_with(|| format!("http://{addr}"));
+        crate::jobs::spawn(db.clone(), registry.clone(), jobs)
+    });
     let served = serve_on(listener, db, registry, shutdown_signal()).await;
     if let Some(worker) = worker {
         worker.abort();

@@ -194,7 +194,11 @@ impl TestServer {
         let serving = db.clone();
         let registry =
             rapport::registry::Registry::new(rapport::secrets::SecretBox::random(), None);
-        let worker = jobs.map(|jobs| rapport::jobs::spawn(db.clone(), registry.clone(), jobs));
+        let worker = jobs.map(|mut jobs| {
+            jobs.public_base_url
+                .get_or_insert_with(|| format!("http://{addr}"));
+            rapport::jobs::spawn(db.clone(), registry.clone(), jobs)
+        });
         let task = tokio::spawn(async move {
             rapport::server::serve_on(listener, serving, registry, async {
                 let _ = stop.await;

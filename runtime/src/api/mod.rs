@@ -21,6 +21,9 @@ pub mod roles;
 pub mod satisfaction;
 pub mod service;
 pub mod sessions;
+pub mod survey_dashboard;
+pub mod survey_page;
+pub mod surveys;
 pub mod tasks;
 pub mod tenants;
 pub mod tickets;
@@ -117,10 +120,14 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(tickets::router())
         .merge(service::router())
         .merge(knowledge::router())
-        .merge(progress::router());
+        .merge(progress::router())
+        .merge(surveys::router())
+        .merge(survey_page::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .merge(progress::page_router())
+        .merge(survey_page::page_router())
+        .merge(survey_dashboard::page_router())
         .routes(routes!(observability::metrics))
         .nest("/api/v1", v1)
 }

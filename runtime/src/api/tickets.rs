@@ -229,7 +229,7 @@ async fn reassign(
         visibility,
         input.department_id,
         input.assignee_id,
-        principal.user_id,
+        Some(principal.user_id),
     )
     .await?;
     audit::record_change(

@@ -97,6 +97,8 @@ pub const RESOURCES: &[Resource] = &[
     ),
     resource("service", &["read", "manage"], false, false),
     resource("knowledge", &["read", "write"], false, false),
+    resource("surveys", &["read", "send"], true, false),
+    resource("survey-settings", &["read", "manage"], false, false),
     resource(
         SensitiveField::ContactPhone.resource(),
         READ_WRITE,
@@ -566,6 +568,8 @@ fn manager_grants() -> Vec<String> {
     ));
     grants.extend(grants_on(&["tickets"], TICKET_WORK, Some("team")));
     grants.extend(grants_on(&["knowledge"], READ_WRITE, None));
+    grants.extend(grants_on(&["surveys"], &["read", "send"], Some("team")));
+    grants.extend(grants_on(&["survey-settings"], &["read"], None));
     grants.extend(grants_on(
         &["customers"],
         &["read", "create", "update", "delete", "handover"],
@@ -592,6 +596,7 @@ fn account_manager_grants() -> Vec<String> {
         Some("own"),
     ));
     grants.extend(grants_on(&["knowledge"], &["read"], None));
+    grants.extend(grants_on(&["surveys"], &["read", "send"], Some("own")));
     grants.extend(field_grants(&all_fields(), READ_WRITE));
     grants
 }
@@ -616,6 +621,7 @@ fn service_agent_grants() -> Vec<String> {
     grants.extend(grants_on(&["tickets"], TICKET_WORK, Some("all")));
     grants.extend(grants_on(&["knowledge", "service"], &["read"], None));
     grants.extend(grants_on(&["knowledge"], &["write"], None));
+    grants.extend(grants_on(&["surveys"], &["read"], Some("all")));
     grants.extend(field_grants(&[SensitiveField::ContactPhone], &["read"]));
     grants
 }
@@ -624,7 +630,11 @@ fn viewer_grants() -> Vec<String> {
     let mut grants = directory_reads();
     grants.extend(grants_on(&["customers"], &["read"], Some("all")));
     grants.extend(grants_on(CHILDREN, &["read"], Some("all")));
-    grants.extend(grants_on(&["tasks", "tickets"], &["read"], Some("all")));
+    grants.extend(grants_on(
+        &["tasks", "tickets", "surveys"],
+        &["read"],
+        Some("all"),
+    ));
     grants.extend(grants_on(&["knowledge"], &["read"], None));
     grants
 }

@@ -40,6 +40,16 @@ pub enum PluginError {
 }
 
 impl PluginError {
+    /// Whether the same call may succeed later: the plugin said so, or the host or the time
+    /// limit got in the way. Traps and bad output repeat, so they are final.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            PluginError::Reported { retryable, .. } => *retryable,
+            PluginError::Timeout(_) | PluginError::Host(_) => true,
+            _ => false,
+        }
+    }
+
     /// A stable machine-readable code, as stored in run logs and shown by the API.
     pub fn code(&self) -> &'static str {
         match self {

@@ -23,6 +23,7 @@ pub mod satisfaction;
 pub mod schedules;
 pub mod service_settings;
 pub mod sessions;
+pub mod surveys;
 pub mod tasks;
 pub mod tenants;
 pub mod tickets;

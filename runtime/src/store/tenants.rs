@@ -67,6 +67,7 @@ pub async fn create_with_admin(
     super::schedules::ensure_tenant_jobs(&tx, tenant.id).await?;
     super::automation::install_defaults(&tx, tenant.id).await?;
     super::service_settings::install_default_policies(&tx, tenant.id).await?;
+    super::surveys::install_default_templates(&tx, tenant.id).await?;
     let admin = UserInput {
         role: Some(TENANT_ADMIN.to_owned()),
         ..admin

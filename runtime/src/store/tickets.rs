@@ -496,14 +496,23 @@ async fn refresh_sla(
 
 /// The managers to tell about a ticket: managers of its department, else every manager.
 async fn managers_for(db: &impl ConnectionTrait, row: &ticket::Model) -> StoreResult<Vec<Id>> {
-    let managers = access::role_members(db, row.tenant_id, MANAGER).await?;
-    let Some(department) = row.department_id else {
+    department_managers(db, row.tenant_id, row.department_id).await
+}
+
+/// The active managers of a department, or every manager when it has none (or no department).
+pub async fn department_managers(
+    db: &impl ConnectionTrait,
+    tenant_id: Id,
+    department_id: Option<Id>,
+) -> StoreResult<Vec<Id>> {
+    let managers = access::role_members(db, tenant_id, MANAGER).await?;
+    let Some(department) = department_id else {
         return Ok(managers);
     };
     let in_department: Vec<Id> = user::Entity::find()
         .select_only()
         .column(user::Column::Id)
-        .filter(user::Column::TenantId.eq(row.tenant_id))
+        .filter(user::Column::TenantId.eq(tenant_id))
         .filter(user::Column::DepartmentId.eq(department))
         .filter(user::Column::Id.is_in(managers.clone()))
         .filter(user::Column::Active.eq(true))
@@ -814,7 +823,8 @@ fn conflict(code: &'static str, message: &str) -> StoreError {
     }
 }
 
-/// Reassigns by hand: a department (kept when `None`) and an assignee (`None` unassigns).
+/// Reassigns: a department (kept when `None`) and an assignee (`None` unassigns); `actor` is
+/// `None` when the system assigns (a survey's recovery ticket goes to the account owner).
 pub async fn assign(
     db: &impl ConnectionTrait,
     tenant_id: Id,
@@ -822,7 +832,7 @@ pub async fn assign(
     visibility: Visibility,
     department_id: Option<Id>,
     assignee_id: Option<Id>,
-    actor: Id,
+    actor: Option<Id>,
 ) -> StoreResult<Ticket> {
     let row = find(db, tenant_id, id, visibility).await?;
     if let Some(department) = department_id {
@@ -846,7 +856,7 @@ pub async fn assign(
             db,
             &row,
             ChangeRecord {
-                actor: Some(actor),
+                actor,
                 field: "department",
                 from: text(row.department_id),
                 to: text(department),
@@ -861,7 +871,7 @@ pub async fn assign(
             db,
             &row,
             ChangeRecord {
-                actor: Some(actor),
+                actor,
                 field: "assignee",
                 from: text(row.assignee_id),
                 to: text(assignee_id),
@@ -881,7 +891,7 @@ pub async fn assign(
             db,
             &row,
             ChangeRecord {
-                actor: Some(actor),
+                actor,
                 field: "status",
                 from: Some(as_text(status)),
                 to: Some(as_text(next)),
