@@ -636,3 +636,199 @@ async fn the_response_page_takes_one_answer_in_chromium_and_the_dashboard_shows_
 async fn wait_for(browser: &Browser, css: &str) {
     eventually(css, 15, || async { browser.text(css).await.is_some() }).await;
 }
+
+/// `X-Rapport-Signature` for `body` at `t`, computed here independently of the plugin.
+fn signature(body: &str, t: i64) -> String {
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(format!("{t}.{body}").as_bytes());
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("t={t},v1={hex}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn campaigns_reach_their_segment_on_schedule_and_channels_post_answers_back() {
+    let component = plugin_component("webhook-channel");
+    for backend in backends() {
+        let server = TestServer::start_with_jobs(backend, fast_jobs()).await;
+        let tenant = server.tenant("campaigns").await;
+        let token = tenant.token.as_str();
+        let sink = Sink::start(|_| (200, "{}".to_owned())).await;
+        enable_channel(&server, &tenant, &component, &sink).await;
+        let (vip, _) = customer_with_contact(&server, token, "VIP", tenant.admin_id).await;
+        let (tagged, _) = customer_with_contact(&server, token, "TAG", tenant.admin_id).await;
+        let (other, _) = customer_with_contact(&server, token, "OTHER", tenant.admin_id).await;
+        execute(
+            &server,
+            &format!("UPDATE customers SET tier = 'high-value' WHERE id = {vip}"),
+        )
+        .await;
+        let (status, body) = server
+            .patch(
+                &format!("/api/v1/customers/{tagged}"),
+                token,
+                json!({"tags": ["key-account"]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+
+        // Templates: a new version, bad ones refused with every field named.
+        let (status, error) = server
+            .call(
+                Method::PUT,
+                "/api/v1/surveys/templates/nps-quarterly",
+                Some(token),
+                Some(json!({"name": "", "kind": "nps", "texts": {}})),
+            )
+            .await;
+        let details = invalid(status, &error)["details"].clone();
+        let fields: Vec<&str> = details
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(fields, ["name", "texts"]);
+        let (_, versions) = server
+            .get("/api/v1/surveys/templates/nps-quarterly", token)
+            .await;
+        let mut texts = versions[0]["texts"].clone();
+        texts["en"]["question"] = json!("Would you recommend us to a colleague?");
+        let (status, saved) = server
+            .call(
+                Method::PUT,
+                "/api/v1/surveys/templates/nps-quarterly",
+                Some(token),
+                Some(json!({"name": "Quarterly NPS", "kind": "nps", "texts": texts})),
+            )
+            .await;
+        assert_eq!(
+            (status, saved["version"].as_i64()),
+            (StatusCode::CREATED, Some(2)),
+            "{saved}"
+        );
+        let (status, error) = server
+            .call(
+                Method::PUT,
+                "/api/v1/surveys/templates/nps-quarterly",
+                Some(token),
+                Some(json!({"name": "Quarterly NPS", "kind": "csat", "texts": texts})),
+            )
+            .await;
+        assert_eq!(
+            invalid(status, &error)["details"][0]["code"],
+            "kind_changed"
+        );
+
+        // A quarterly campaign for high-value or key-account customers runs through the worker.
+        let (status, error) = server
+            .post(
+                "/api/v1/surveys/campaigns",
+                token,
+                json!({"name": "Q", "template_key": "nps-quarterly",
+            "channel": CHANNEL, "audience": {}, "every_months": 0}),
+            )
+            .await;
+        assert_eq!(
+            invalid(status, &error)["details"].as_array().unwrap().len(),
+            2
+        );
+        let (status, campaign) = server.post("/api/v1/surveys/campaigns", token, json!({"name": "Quarterly NPS",
+            "template_key": "nps-quarterly", "channel": CHANNEL, "audience": {"tiers": ["high-value"]}, "every_months": 3})).await;
+        assert_eq!(status, StatusCode::CREATED, "{campaign}");
+        let (status, tags) = server.post("/api/v1/surveys/campaigns", token, json!({"name": "Key accounts",
+            "template_key": "ces-after-service", "channel": CHANNEL, "audience": {"tags": ["key-account"]}})).await;
+        assert_eq!(status, StatusCode::CREATED, "{tags}");
+        let received = wait_for_requests(&sink, 2).await;
+        let path = format!("/api/v1/surveys/campaigns/{}", id(&campaign));
+        eventually("the campaign's next quarter", 10, || async {
+            server.get(&path, token).await.1["last_report"]["queued"] == 1
+        })
+        .await;
+        let (_, ran) = server.get(&path, token).await;
+        let next =
+            chrono::DateTime::parse_from_rfc3339(ran["next_run_at"].as_str().unwrap()).unwrap();
+        let last =
+            chrono::DateTime::parse_from_rfc3339(ran["last_run_at"].as_str().unwrap()).unwrap();
+        assert!((next - last).num_days() >= 89, "quarterly: {last} → {next}");
+        let (_, one_off) = server
+            .get(&format!("/api/v1/surveys/campaigns/{}", id(&tags)), token)
+            .await;
+        assert_eq!(
+            one_off["next_run_at"],
+            Value::Null,
+            "a one-off campaign runs once"
+        );
+        let surveyed: Vec<i64> = deliveries(&server, token, "")
+            .await
+            .iter()
+            .map(|d| d["customer_id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(surveyed.len(), 2);
+        assert!(
+            surveyed.contains(&vip) && surveyed.contains(&tagged) && !surveyed.contains(&other)
+        );
+        let nps = received
+            .iter()
+            .map(payload)
+            .find(|p| p["recipient"]["name"] == "Contact of VIP")
+            .unwrap();
+        assert_eq!(
+            nps["body"].as_str().unwrap().lines().next(),
+            Some("您有多大可能向朋友或同事推荐我们？"),
+            "zh-CN is the default locale; the zh-CN text was not edited"
+        );
+
+        // The channel posts an answer back, signed; a forged signature is refused.
+        let inbound = format!("/api/v1/surveys/inbound/{}/{CHANNEL}", tenant.id);
+        let body = json!({"delivery_id": nps["delivery_id"], "answer": "10"}).to_string();
+        let now = chrono::Utc::now().timestamp();
+        let post = |signature: String, body: String| {
+            server
+                .client
+                .post(server.url(&inbound))
+                .header("x-rapport-signature", signature)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+        };
+        let refused = post(signature(&body, now).replace("v1=", "v1=0"), body.clone())
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        let answer: Value = refused.json().await.unwrap();
+        assert_eq!(answer["error"]["code"], "inbound_refused");
+        let accepted = post(signature(&body, now), body.clone()).await.unwrap();
+        assert_eq!(accepted.status(), StatusCode::OK);
+        assert_eq!(
+            accepted.json::<Value>().await.unwrap(),
+            json!({"recorded": 1, "ignored": 0})
+        );
+        let replayed = post(signature(&body, now), body).await.unwrap();
+        assert_eq!(
+            replayed.json::<Value>().await.unwrap(),
+            json!({"recorded": 0, "ignored": 1}),
+            "one answer per survey"
+        );
+        let (_, responses) = server
+            .get(
+                &format!("/api/v1/surveys/responses?customer_id={vip}"),
+                token,
+            )
+            .await;
+        assert_eq!(
+            (responses[0]["score"].as_i64(), responses[0]["via"].as_str()),
+            (Some(10), Some(CHANNEL))
+        );
+        assert_eq!(
+            responses[0]["recovery_ticket_id"],
+            Value::Null,
+            "a 10 needs no recovery"
+        );
+    }
+}

@@ -374,16 +374,9 @@ pub async fn enqueue(
     if is_opted_out(db, tenant_id, contact.id).await? {
         return Ok(Enqueued::OptedOut);
     }
-    let window_start = now - Duration::days(settings.throttle_days.into());
-    let failed: &str = DeliveryState::Failed.into();
-    let recent = survey_delivery::Entity::find()
-        .filter(survey_delivery::Column::TenantId.eq(tenant_id))
-        .filter(survey_delivery::Column::ContactId.eq(contact.id))
-        .filter(survey_delivery::Column::CreatedAt.gt(window_start))
-        .filter(survey_delivery::Column::State.ne(failed))
-        .one(db)
-        .await?;
-    if settings.throttle_days > 0 && recent.is_some() {
+    if settings.throttle_days > 0
+        && surveyed_since(db, tenant_id, contact.id, settings, now).await?
+    {
         return Ok(Enqueued::Throttled);
     }
     let queued: &str = DeliveryState::Queued.into();
@@ -414,6 +407,26 @@ pub async fn enqueue(
         row,
         request.template,
     )?)))
+}
+
+/// Whether the contact got a survey (not a failed one) within the throttle window.
+async fn surveyed_since(
+    db: &impl ConnectionTrait,
+    tenant_id: Id,
+    contact_id: Id,
+    settings: &SurveySettings,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let window_start = now - Duration::days(settings.throttle_days.into());
+    let failed: &str = DeliveryState::Failed.into();
+    Ok(survey_delivery::Entity::find()
+        .filter(survey_delivery::Column::TenantId.eq(tenant_id))
+        .filter(survey_delivery::Column::ContactId.eq(contact_id))
+        .filter(survey_delivery::Column::CreatedAt.gt(window_start))
+        .filter(survey_delivery::Column::State.ne(failed))
+        .one(db)
+        .await?
+        .is_some())
 }
 
 /// Queues the tenant's after-resolution survey for a resolved ticket, when one is configured.
