@@ -547,6 +547,7 @@ pub struct Claimed {
     pub channel: String,
     pub step: Step,
     pub attempts: i32,
+    pub expires_at: DateTime<Utc>,
     pub delivery: Delivery,
 }
 
@@ -571,6 +572,17 @@ pub async fn claim_due(
         query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
     }
     let rows = query.all(db).await?;
+    let contact_ids: Vec<Id> = rows.iter().map(|row| row.contact_id).collect();
+    let mut contacts: HashMap<Id, contact::Model> = HashMap::new();
+    for chunk in contact_ids.chunks(500) {
+        for contact in contact::Entity::find()
+            .filter(contact::Column::Id.is_in(chunk.to_vec()))
+            .all(db)
+            .await?
+        {
+            contacts.insert(contact.id, contact);
+        }
+    }
     let mut claimed = Vec::with_capacity(rows.len());
     let mut templates: HashMap<Id, SurveyTemplate> = HashMap::new();
     let mut settings_of: HashMap<Id, SurveySettings> = HashMap::new();
@@ -591,7 +603,7 @@ pub async fn claim_due(
         if let std::collections::hash_map::Entry::Vacant(slot) = settings_of.entry(row.tenant_id) {
             slot.insert(settings(db, row.tenant_id).await?);
         }
-        let Some(contact) = contact::Entity::find_by_id(row.contact_id).one(db).await? else {
+        let Some(contact) = contacts.remove(&row.contact_id) else {
             fail(db, row, "the contact was deleted", now).await?;
             continue;
         };
@@ -600,17 +612,27 @@ pub async fn claim_due(
             .clone()
             .unwrap_or_else(|| base_url.to_owned());
         let delivery = render(&row, &templates[&row.template_id], contact, &base, step);
-        let mut lease = row.clone().into_active_model();
-        lease.next_check_at = Set(Some(now + Duration::seconds(CLAIM_LEASE)));
-        lease.update(db).await?;
         claimed.push(Claimed {
             id: row.id,
             tenant_id: row.tenant_id,
             channel: row.channel,
             step,
             attempts: row.attempts,
+            expires_at: row.expires_at,
             delivery,
         });
+    }
+    // One lease for the whole batch.
+    let ids: Vec<Id> = claimed.iter().map(|claim| claim.id).collect();
+    for chunk in ids.chunks(500) {
+        survey_delivery::Entity::update_many()
+            .col_expr(
+                survey_delivery::Column::NextCheckAt,
+                Some(now + Duration::seconds(CLAIM_LEASE)).into(),
+            )
+            .filter(survey_delivery::Column::Id.is_in(chunk.to_vec()))
+            .exec(db)
+            .await?;
     }
     Ok(claimed)
 }
@@ -693,7 +715,8 @@ pub enum SendResult {
     Fatal(String),
 }
 
-/// Records the outcome of sending (or reminding) a claimed delivery.
+/// Records the outcome of sending (or reminding) a claimed delivery, unless it was answered
+/// meanwhile (say, from the first message while a reminder was out).
 pub async fn record_send(
     db: &impl ConnectionTrait,
     claimed: &Claimed,
@@ -701,59 +724,53 @@ pub async fn record_send(
     reminder_after: Option<Duration>,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    let Some(row) = survey_delivery::Entity::find_by_id(claimed.id)
-        .one(db)
-        .await?
-    else {
-        return Ok(());
+    use survey_delivery::Column as C;
+    let expires_at = claimed.expires_at;
+    let attempt = claimed.attempts + 1;
+    let text = |state: DeliveryState| -> sea_orm::sea_query::SimpleExpr {
+        let state: &str = state.into();
+        state.into()
     };
-    let state: DeliveryState = parse_column("survey_deliveries.state", &row.state)?;
-    if !matches!(state, DeliveryState::Queued | DeliveryState::Sent) {
-        // Answered (say, from the first message) while a reminder was out: nothing to record.
-        return Ok(());
-    }
-    let expires_at = row.expires_at;
-    let mut active = row.into_active_model();
-    match (result, claimed.step) {
+    let mut update = survey_delivery::Entity::update_many()
+        .filter(C::Id.eq(claimed.id))
+        .filter(C::State.is_in(["queued", "sent"]));
+    update = match (result, claimed.step) {
         (SendResult::Sent { external_id }, Step::Send) => {
-            let sent: &str = DeliveryState::Sent.into();
-            active.state = Set(sent.to_owned());
-            active.sent_at = Set(Some(now));
-            active.external_id = Set(external_id.clone());
-            active.attempts = Set(claimed.attempts + 1);
-            active.last_error = Set(None);
             let remind_at = reminder_after
                 .map(|after| now + after)
                 .filter(|at| *at < expires_at);
-            active.next_check_at = Set(Some(remind_at.unwrap_or(expires_at)));
+            update
+                .col_expr(C::State, text(DeliveryState::Sent))
+                .col_expr(C::SentAt, Some(now).into())
+                .col_expr(C::ExternalId, external_id.clone().into())
+                .col_expr(C::Attempts, attempt.into())
+                .col_expr(C::LastError, Option::<String>::None.into())
+                .col_expr(C::NextCheckAt, Some(remind_at.unwrap_or(expires_at)).into())
         }
-        (SendResult::Sent { .. }, Step::Remind) => {
-            active.reminded_at = Set(Some(now));
-            active.next_check_at = Set(Some(expires_at));
-        }
+        (SendResult::Sent { .. }, Step::Remind) => update
+            .col_expr(C::RemindedAt, Some(now).into())
+            .col_expr(C::NextCheckAt, Some(expires_at).into()),
         (SendResult::Retryable(error), Step::Send)
-            if claimed.attempts + 1 < crate::domain::survey::MAX_SEND_ATTEMPTS =>
+            if attempt < crate::domain::survey::MAX_SEND_ATTEMPTS =>
         {
-            let attempt = claimed.attempts + 1;
-            active.attempts = Set(attempt);
-            active.last_error = Set(Some(error.clone()));
-            active.next_check_at = Set(Some(now + crate::domain::survey::retry_backoff(attempt)));
+            let retry_at = now + crate::domain::survey::retry_backoff(attempt);
+            update
+                .col_expr(C::Attempts, attempt.into())
+                .col_expr(C::LastError, Some(error.clone()).into())
+                .col_expr(C::NextCheckAt, Some(retry_at).into())
         }
-        (SendResult::Retryable(error) | SendResult::Fatal(error), Step::Send) => {
-            let failed: &str = DeliveryState::Failed.into();
-            active.state = Set(failed.to_owned());
-            active.attempts = Set(claimed.attempts + 1);
-            active.last_error = Set(Some(error.clone()));
-            active.next_check_at = Set(None);
-        }
+        (SendResult::Retryable(error) | SendResult::Fatal(error), Step::Send) => update
+            .col_expr(C::State, text(DeliveryState::Failed))
+            .col_expr(C::Attempts, attempt.into())
+            .col_expr(C::LastError, Some(error.clone()).into())
+            .col_expr(C::NextCheckAt, Option::<DateTime<Utc>>::None.into()),
         // A reminder is a courtesy: one try, and the survey stays open either way.
-        (SendResult::Retryable(error) | SendResult::Fatal(error), Step::Remind) => {
-            active.reminded_at = Set(Some(now));
-            active.last_error = Set(Some(format!("reminder: {error}")));
-            active.next_check_at = Set(Some(expires_at));
-        }
-    }
-    active.update(db).await?;
+        (SendResult::Retryable(error) | SendResult::Fatal(error), Step::Remind) => update
+            .col_expr(C::RemindedAt, Some(now).into())
+            .col_expr(C::LastError, Some(format!("reminder: {error}")).into())
+            .col_expr(C::NextCheckAt, Some(expires_at).into()),
+    };
+    update.exec(db).await?;
     Ok(())
 }
 
