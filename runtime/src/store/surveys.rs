@@ -1215,23 +1215,32 @@ async fn audience_customers(
             ),
         );
     }
-    let segmented = !audience.tiers.is_empty() || !audience.tags.is_empty();
-    let mut who = Condition::any();
-    if segmented {
-        who = who.add(by_segment);
+    let mut ids: Vec<Id> = Vec::new();
+    if !audience.tiers.is_empty() || !audience.tags.is_empty() {
+        ids = customer::Entity::find()
+            .select_only()
+            .column(customer::Column::Id)
+            .filter(customer::Column::TenantId.eq(tenant_id))
+            .filter(by_segment)
+            .into_tuple()
+            .all(db)
+            .await?;
     }
-    if !audience.customer_ids.is_empty() {
-        who = who.add(customer::Column::Id.is_in(audience.customer_ids.clone()));
+    // Listed customers go in chunks: SQLite caps the variables of one statement.
+    for chunk in audience.customer_ids.chunks(500) {
+        let found: Vec<Id> = customer::Entity::find()
+            .select_only()
+            .column(customer::Column::Id)
+            .filter(customer::Column::TenantId.eq(tenant_id))
+            .filter(customer::Column::Id.is_in(chunk.to_vec()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        ids.extend(found);
     }
-    Ok(customer::Entity::find()
-        .select_only()
-        .column(customer::Column::Id)
-        .filter(customer::Column::TenantId.eq(tenant_id))
-        .filter(who)
-        .order_by_asc(customer::Column::Id)
-        .into_tuple()
-        .all(db)
-        .await?)
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
 }
 
 /// Queues a campaign's surveys now and schedules its next run (none for a one-off).
