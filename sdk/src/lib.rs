@@ -363,3 +363,59 @@ pub mod clock {
         super::host::clock::now_ms()
     }
 }
+
+/// Checks of URLs a tenant configures. Credentials and customer data must not cross a network in
+/// clear text, so a configured URL is https, or plain http only to a loopback host (a local relay
+/// or a test double).
+pub mod url {
+    /// Why `url` is refused, if it is: not absolute, credentials in it, no host, or plain http
+    /// to a host other than loopback.
+    pub fn check_secure(url: &str) -> Result<(), &'static str> {
+        let (scheme, rest) = url.split_once("://").ok_or("is not an absolute URL")?;
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        if authority.contains('@') {
+            return Err("must not carry credentials");
+        }
+        let host = host_of(authority);
+        if host.is_empty() {
+            return Err("has no host");
+        }
+        match scheme.to_ascii_lowercase().as_str() {
+            "https" => Ok(()),
+            "http" if is_loopback(&host) => Ok(()),
+            "http" => Err("must use https (plain http only to a loopback host)"),
+            _ => Err("must be an http or https URL"),
+        }
+    }
+
+    /// An API root: a secure URL without query or fragment, returned without a trailing slash
+    /// so that paths can be appended.
+    pub fn secure_base(url: &str) -> Result<String, &'static str> {
+        check_secure(url)?;
+        let (_, rest) = url.split_once("://").unwrap_or_default();
+        if rest.contains(['?', '#']) {
+            return Err("must not have a query or fragment");
+        }
+        Ok(url.trim_end_matches('/').to_owned())
+    }
+
+    /// The host of an authority (`host`, `host:port`, `[v6]:port`), lower-cased.
+    fn host_of(authority: &str) -> String {
+        let host = match authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None => authority.split(':').next().unwrap_or_default(),
+        };
+        host.to_ascii_lowercase()
+    }
+
+    fn is_loopback(host: &str) -> bool {
+        host == "localhost"
+            || host == "::1"
+            || host.strip_prefix("127.").is_some_and(|rest| {
+                rest.split('.').count() == 3
+                    && rest
+                        .split('.')
+                        .all(|part| !part.is_empty() && part.parse::<u8>().is_ok())
+            })
+    }
+}

@@ -43,46 +43,9 @@ fn setting(key: &str) -> Result<String, PluginError> {
 /// deliveries (names, phone numbers, e-mail addresses) never cross a network in clear text.
 fn receiver_url() -> Result<String, PluginError> {
     let url = setting("url")?;
-    let invalid = |why: &str| PluginError::fatal("invalid-config", format!("`url` {why}"));
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| invalid("is not an absolute URL"))?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.contains('@') {
-        return Err(invalid("must not carry credentials"));
-    }
-    let host = host_of(authority);
-    if host.is_empty() {
-        return Err(invalid("has no host"));
-    }
-    match scheme.to_ascii_lowercase().as_str() {
-        "https" => Ok(url),
-        "http" if is_loopback(&host) => Ok(url),
-        "http" => Err(invalid(
-            "must use https (plain http only to a loopback host)",
-        )),
-        _ => Err(invalid("must be an http or https URL")),
-    }
-}
-
-/// The host of an authority (`host`, `host:port`, `[v6]:port`), lower-cased.
-fn host_of(authority: &str) -> String {
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => authority.split(':').next().unwrap_or_default(),
-    };
-    host.to_ascii_lowercase()
-}
-
-fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host == "::1"
-        || host.strip_prefix("127.").is_some_and(|rest| {
-            rest.split('.').count() == 3
-                && rest
-                    .split('.')
-                    .all(|part| !part.is_empty() && part.parse::<u8>().is_ok())
-        })
+    rapport_sdk::url::check_secure(&url)
+        .map(|()| url)
+        .map_err(|why| PluginError::fatal("invalid-config", format!("`url` {why}")))
 }
 
 /// The MAC of `<t>.<body>` under `secret`, ready to finalize or verify.

@@ -41,52 +41,7 @@ fn setting(key: &str) -> Option<String> {
 /// relay or test double) only, since the robot key travels in the URL.
 fn base_url() -> Result<String, PluginError> {
     let url = setting("base_url").unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
-    let invalid = |why: &str| invalid_config(format!("`base_url` {why}"));
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| invalid("is not an absolute URL"))?;
-    if rest.contains(['?', '#']) {
-        return Err(invalid("must not have a query or fragment"));
-    }
-    let authority = rest.split('/').next().unwrap_or_default();
-    if authority.contains('@') {
-        return Err(invalid("must not carry credentials"));
-    }
-    let host = host_of(authority);
-    if host.is_empty() {
-        return Err(invalid("has no host"));
-    }
-    match scheme.to_ascii_lowercase().as_str() {
-        "https" => {}
-        "http" if is_loopback(&host) => {}
-        "http" => {
-            return Err(invalid(
-                "must use https (plain http only to a loopback host)",
-            ));
-        }
-        _ => return Err(invalid("must be an http or https URL")),
-    }
-    Ok(url.trim_end_matches('/').to_owned())
-}
-
-/// The host of an authority (`host`, `host:port`, `[v6]:port`), lower-cased.
-fn host_of(authority: &str) -> String {
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => authority.split(':').next().unwrap_or_default(),
-    };
-    host.to_ascii_lowercase()
-}
-
-fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host == "::1"
-        || host.strip_prefix("127.").is_some_and(|rest| {
-            rest.split('.').count() == 3
-                && rest
-                    .split('.')
-                    .all(|part| !part.is_empty() && part.parse::<u8>().is_ok())
-        })
+    rapport_sdk::url::secure_base(&url).map_err(|why| invalid_config(format!("`base_url` {why}")))
 }
 
 /// The words around the message, in the recipient's locale: "for" and the link's label.
