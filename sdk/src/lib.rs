@@ -419,3 +419,43 @@ pub mod url {
             })
     }
 }
+
+/// Amounts as exact decimal text, for ERPs that send money as JSON floats.
+pub mod money {
+    /// A float amount as a plain decimal string. A fractional amount (Odoo
+    /// sends Python floats) is rounded to 15 significant digits, the precision a double holds for
+    /// certain, which drops binary noise such as `0.30000000000000004` without touching any
+    /// amount a currency can carry.
+    pub fn float_amount(value: f64) -> Option<String> {
+        if !value.is_finite() {
+            return None;
+        }
+        if value == 0.0 {
+            return Some("0".to_owned());
+        }
+        let scientific = format!("{value:.14e}");
+        let (mantissa, exponent) = scientific.split_once('e')?;
+        let exponent: i64 = exponent.parse().ok()?;
+        let negative = mantissa.starts_with('-');
+        let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+        // `digits` is d.dddddddddddddd without its point: the point sits after 1 + exponent digits.
+        let point = 1 + exponent;
+        let (whole, fraction) = if point <= 0 {
+            let zeros = "0".repeat(usize::try_from(-point).ok()?);
+            ("0".to_owned(), format!("{zeros}{digits}"))
+        } else if point as usize >= digits.len() {
+            let zeros = "0".repeat(point as usize - digits.len());
+            (format!("{digits}{zeros}"), String::new())
+        } else {
+            let (whole, fraction) = digits.split_at(point as usize);
+            (whole.to_owned(), fraction.to_owned())
+        };
+        let fraction = fraction.trim_end_matches('0');
+        let sign = if negative { "-" } else { "" };
+        Some(if fraction.is_empty() {
+            format!("{sign}{whole}")
+        } else {
+            format!("{sign}{whole}.{fraction}")
+        })
+    }
+}

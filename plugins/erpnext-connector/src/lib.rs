@@ -307,42 +307,12 @@ fn list(
 
 // ---- values ------------------------------------------------------------------------------
 
-/// A JSON number as a plain decimal string. Integers stay exact; a fractional amount (Frappe
-/// sends Python floats) is rounded to 15 significant digits, the precision a double holds for
-/// certain, which drops binary noise such as `0.30000000000000004` without touching any
-/// amount a currency can carry.
+/// An amount as exact decimal text: integers as they are, floats through the SDK's rounding.
 fn decimal(number: &serde_json::Number) -> Option<String> {
     if number.is_i64() || number.is_u64() {
         return Some(number.to_string());
     }
-    let value = number.as_f64().filter(|value| value.is_finite())?;
-    if value == 0.0 {
-        return Some("0".to_owned());
-    }
-    let scientific = format!("{value:.14e}");
-    let (mantissa, exponent) = scientific.split_once('e')?;
-    let exponent: i64 = exponent.parse().ok()?;
-    let negative = mantissa.starts_with('-');
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    // `digits` is d.dddddddddddddd without its point: the point sits after 1 + exponent digits.
-    let point = 1 + exponent;
-    let (whole, fraction) = if point <= 0 {
-        let zeros = "0".repeat(usize::try_from(-point).ok()?);
-        ("0".to_owned(), format!("{zeros}{digits}"))
-    } else if point as usize >= digits.len() {
-        let zeros = "0".repeat(point as usize - digits.len());
-        (format!("{digits}{zeros}"), String::new())
-    } else {
-        let (whole, fraction) = digits.split_at(point as usize);
-        (whole.to_owned(), fraction.to_owned())
-    };
-    let fraction = fraction.trim_end_matches('0');
-    let sign = if negative { "-" } else { "" };
-    Some(if fraction.is_empty() {
-        format!("{sign}{whole}")
-    } else {
-        format!("{sign}{whole}.{fraction}")
-    })
+    rapport_sdk::money::float_amount(number.as_f64()?)
 }
 
 /// A plain decimal given as text (`-12.50`), kept as it is.
