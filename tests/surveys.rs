@@ -556,6 +556,18 @@ async fn the_response_page_takes_one_answer_in_chromium_and_the_dashboard_shows_
         .await;
     assert_eq!(fits, json!(true), "the page fits a phone screen");
 
+    // A body that is not a form gets the questions again, not an error.
+    let garbage = server
+        .client
+        .post(server.url(&path))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbage.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(garbage.text().await.unwrap().contains("id=\"errors\""));
+
     // Submitting without a score (bypassing the browser's own check) shows what is missing.
     browser
         .eval("document.getElementById('survey').submit(); return true;")

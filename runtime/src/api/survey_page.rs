@@ -114,8 +114,10 @@ async fn survey_page(State(state): State<AppState>, Path(token): Path<String>) -
 async fn submit_page(
     State(state): State<AppState>,
     Path(token): Path<String>,
-    Form(fields): Form<Vec<(String, String)>>,
+    form: Result<Form<Vec<(String, String)>>, axum::extract::rejection::FormRejection>,
 ) -> Response {
+    // A body that is not a form is answered like an empty form: with the questions again.
+    let fields = form.map(|Form(fields)| fields).unwrap_or_default();
     let now = Utc::now();
     let opened = match surveys::open_token(&state.db, &token, now).await {
         Ok(opened) => opened,

@@ -18,6 +18,7 @@ pub const LOCALES: [&str; 2] = ["en", "zh-CN"];
 /// Dimension questions are always rated 1–5.
 pub const DIMENSION_SCALE: (i32, i32) = (1, 5);
 const MAX_DIMENSIONS: usize = 10;
+const MAX_LOCALES: usize = 20;
 const MAX_COMMENT_CHARS: usize = 2000;
 
 /// The words of a template in one locale.
@@ -108,6 +109,13 @@ impl TemplateInput {
                 "texts",
                 "required",
                 "a template needs the texts of at least one locale",
+            );
+        }
+        if self.texts.len() > MAX_LOCALES {
+            errors.add(
+                "texts",
+                "too_many",
+                format!("at most {MAX_LOCALES} locales"),
             );
         }
         for (locale, texts) in &self.texts {
