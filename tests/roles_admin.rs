@@ -260,3 +260,45 @@ async fn departments_group_users_and_are_only_deleted_when_empty() {
     })
     .await;
 }
+
+/// An upgrade that adds resources gives the editable built-in roles of existing tenants their
+/// default grants on them, once; what a tenant admin removes afterwards stays removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgrade_grants_new_resources_to_built_in_roles_once() {
+    use sea_orm::{ConnectionTrait, Statement};
+    on_every_backend(|server| async move {
+        let tenant = server.tenant("upgraded").await;
+        let manager = || async {
+            let (status, role) = server.get("/api/v1/roles/manager", &tenant.token).await;
+            assert_eq!(status, StatusCode::OK, "{role}");
+            role["permissions"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_owned()).collect::<Vec<_>>()
+        };
+        assert!(manager().await.contains(&"surveys:read:team".to_owned()));
+
+        // The tenant as a release before the service desk left it: no grants on the new
+        // resources, and no record of which resources its roles know.
+        let backend = server.db.get_database_backend();
+        for sql in [
+            format!("DELETE FROM casbin_rules WHERE ptype = 'p' AND v0 = 'manager' AND v1 = '{}' AND (v2 IN ('tickets', 'service', 'knowledge', 'surveys', 'survey-settings'))", tenant.id),
+            format!("UPDATE roles SET known_resources = NULL WHERE tenant_id = {}", tenant.id),
+        ] {
+            server.db.execute_raw(Statement::from_string(backend, sql)).await.unwrap();
+        }
+        let old = server.replica().await;
+        let (_, role) = old.get("/api/v1/roles/manager", &tenant.token).await;
+        let after_upgrade: Vec<&str> = role["permissions"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+        for granted in ["tickets:read:team", "knowledge:write", "surveys:send:team", "survey-settings:read"] {
+            assert!(after_upgrade.contains(&granted), "{granted} missing: {after_upgrade:?}");
+        }
+
+        // The admin takes one away; the next start leaves it away.
+        let (status, body) = old.delete("/api/v1/roles/manager/permissions/surveys:send:team", &tenant.token).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let restarted = old.replica().await;
+        let (_, role) = restarted.get("/api/v1/roles/manager", &tenant.token).await;
+        let kept: Vec<&str> = role["permissions"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+        assert!(!kept.contains(&"surveys:send:team"), "{kept:?}");
+        assert!(kept.contains(&"surveys:read:team"));
+    })
+    .await;
+}

@@ -57,6 +57,7 @@ mod m20261201_000047_create_survey_campaigns;
 mod m20261201_000048_create_survey_deliveries;
 mod m20261201_000049_create_survey_responses;
 mod m20261201_000050_create_survey_opt_outs;
+mod m20261201_000051_alter_roles;
 
 pub struct Migrator;
 
@@ -114,6 +115,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000048_create_survey_deliveries::Migration),
             Box::new(m20261201_000049_create_survey_responses::Migration),
             Box::new(m20261201_000050_create_survey_opt_outs::Migration),
+            Box::new(m20261201_000051_alter_roles::Migration),
         ]
     }
 }

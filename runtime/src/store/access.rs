@@ -10,15 +10,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionSession, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionSession, TransactionTrait,
 };
 
 use super::entity::{casbin_rule, role, tenant};
 use super::{StoreError, StoreResult, begin_write};
 use crate::domain::Id;
 use crate::domain::access::{
-    BuiltInRole, EffectivePermissions, NewRole, Permission, Role, built_in_role, built_in_roles_for,
+    BuiltInRole, EffectivePermissions, NewRole, Permission, RESOURCES, Role, built_in_role,
+    built_in_roles_for,
 };
 
 /// The casbin domain of a tenant.
@@ -167,7 +168,8 @@ pub async fn seed_built_in_roles(
         insert_grants(db, tenant_id, role.name, &role.permissions()).await?;
     }
     let topped_up = top_up_administrators(db, tenant_id, platform).await?;
-    if !missing.is_empty() || topped_up {
+    let introduced = introduce_new_resources(db, tenant_id, platform).await?;
+    if !missing.is_empty() || topped_up || introduced {
         bump_revision(db, tenant_id).await?;
     }
     Ok(())
@@ -196,6 +198,61 @@ async fn top_up_administrators(
         insert_grants(db, tenant_id, role.name, &lacking).await?;
     }
     Ok(topped_up)
+}
+
+/// The resources added by the release that began tracking `known_resources` (the service desk
+/// and surveys): a role without the column knew every other resource.
+const ADDED_WHEN_TRACKING_BEGAN: &[&str] = &[
+    "tickets",
+    "service",
+    "knowledge",
+    "surveys",
+    "survey-settings",
+];
+
+/// Gives each editable built-in role its default grants on resources added since its grants were
+/// last brought up to date, once: a tenant admin's later edits stand. Returns whether any grant
+/// was added.
+async fn introduce_new_resources(
+    db: &impl ConnectionTrait,
+    tenant_id: Id,
+    platform: bool,
+) -> StoreResult<bool> {
+    let current: BTreeSet<String> = RESOURCES.iter().map(|r| r.name.to_owned()).collect();
+    let mut introduced = false;
+    for built_in in built_in_roles_for(platform).filter(|role| role.editable) {
+        let row = find_role(db, tenant_id, built_in.name).await?;
+        let known: BTreeSet<String> = match &row.known_resources {
+            Some(text) => serde_json::from_str(text)
+                .map_err(|e| StoreError::Corrupt(format!("roles.known_resources: {e}")))?,
+            None => current
+                .iter()
+                .filter(|name| !ADDED_WHEN_TRACKING_BEGAN.contains(&name.as_str()))
+                .cloned()
+                .collect(),
+        };
+        if current.is_subset(&known) {
+            continue;
+        }
+        let held = grants_of(db, tenant_id, Some(&[built_in.name.to_owned()]))
+            .await?
+            .remove(built_in.name)
+            .unwrap_or_default();
+        let lacking: BTreeSet<Permission> = built_in
+            .permissions()
+            .into_iter()
+            .filter(|p| current.contains(&p.resource) && !known.contains(&p.resource))
+            .filter(|p| !held.contains(&p.to_string()))
+            .collect();
+        introduced |= !lacking.is_empty();
+        insert_grants(db, tenant_id, built_in.name, &lacking).await?;
+        let mut active = row.into_active_model();
+        active.known_resources = Set(Some(
+            serde_json::to_string(&current).expect("names serialize"),
+        ));
+        active.update(db).await?;
+    }
+    Ok(introduced)
 }
 
 /// Seeds built-in roles for every tenant that lacks some: after the upgrade that introduced

@@ -10,6 +10,9 @@ pub struct Model {
     pub description: String,
     pub built_in: bool,
     pub created_at: DateTimeUtc,
+    /// JSON array of the resources the role's grants were last brought up to date with; null
+    /// for roles of releases before it was tracked.
+    pub known_resources: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
