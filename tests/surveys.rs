@@ -844,3 +844,59 @@ async fn campaigns_reach_their_segment_on_schedule_and_channels_post_answers_bac
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_contact_can_get_two_surveys_in_a_batch_and_an_opt_out_stops_what_is_queued() {
+    let component = plugin_component("webhook-channel");
+    // A slow tick, so that both surveys below are queued before the worker looks.
+    let slow = JobOptions {
+        tick: StdDuration::from_secs(3),
+        ..JobOptions::default()
+    };
+    let server = TestServer::start_with_jobs(Backend::Sqlite, slow).await;
+    let tenant = server.tenant("batch").await;
+    let token = tenant.token.as_str();
+    let sink = Sink::start(|_| (200, "{}".to_owned())).await;
+    enable_channel(&server, &tenant, &component, &sink).await;
+    let settings = json!({"throttle_days": 0, "reminder_after_hours": 0, "expire_after_days": 14,
+        "default_locale": "en", "low_score": {"csat_at_most": 2, "nps_at_most": 6, "ces_at_least": 5}});
+    let (status, _) = server
+        .call(
+            Method::PUT,
+            "/api/v1/surveys/settings",
+            Some(token),
+            Some(settings),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (customer, contact) = customer_with_contact(&server, token, "TWICE", tenant.admin_id).await;
+    send(&server, token, "nps-quarterly", &[customer]).await;
+    send(&server, token, "csat-after-service", &[customer]).await;
+    wait_for_requests(&sink, 2).await;
+    eventually("both surveys sent", 10, || async {
+        deliveries(&server, token, &format!("customer_id={customer}"))
+            .await
+            .iter()
+            .all(|d| d["state"] == "sent")
+    })
+    .await;
+
+    // An opt-out drops a survey that is still queued (held back from the worker here).
+    send(&server, token, "ces-after-service", &[customer]).await;
+    execute(&server, "UPDATE survey_deliveries SET next_check_at = '2099-01-01 00:00:00+00:00' WHERE state = 'queued'").await;
+    let (status, _) = server
+        .call(
+            Method::PUT,
+            &format!("/api/v1/surveys/opt-outs/{contact}"),
+            Some(token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let latest = &deliveries(&server, token, &format!("customer_id={customer}")).await[0];
+    assert_eq!(
+        (latest["state"].as_str(), latest["last_error"].as_str()),
+        (Some("failed"), Some("the contact opted out"))
+    );
+    assert_eq!(sink.received().len(), 2);
+}

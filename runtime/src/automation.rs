@@ -238,7 +238,13 @@ pub async fn handle_event(
     if event.kind == "ticket.resolved"
         && let Some(ticket_id) = event.subject_id
     {
-        surveys::after_ticket_resolved(db, event.tenant_id, ticket_id, now).await?;
+        match surveys::after_ticket_resolved(db, event.tenant_id, ticket_id, now).await {
+            Ok(_) => {}
+            Err(error @ StoreError::Database(_)) => return Err(error),
+            // The survey cannot be queued (say, its template was removed): the event's rules
+            // still run.
+            Err(error) => tracing::warn!(ticket_id, %error, "no survey after the resolution"),
+        }
     }
     let Some(customer_id) = customer_of(event) else {
         return Ok(0);

@@ -13,7 +13,7 @@ use futures_util::StreamExt as _;
 use sea_orm::DatabaseConnection;
 
 use crate::domain::Id;
-use crate::registry::{Registry, RegistryError};
+use crate::registry::Registry;
 use crate::store::surveys::{self, Claimed, SendResult, Step};
 use crate::store::{StoreResult, begin_write, commit};
 
@@ -53,26 +53,19 @@ pub async fn dispatch_due(
             .or_default()
             .push(claim);
     }
-    let mut outcomes = Vec::new();
-    for ((tenant_id, channel), claims) in by_channel {
-        outcomes.extend(send_all(db, registry, tenant_id, &channel, claims).await?);
-    }
-    let tx = begin_write(db).await?;
     let mut report = DispatchReport::default();
-    let reminder_after = |tenant_id| async move {
-        surveys::settings(db, tenant_id)
-            .await
-            .map(|s| s.reminder_after())
-    };
-    let mut reminders = BTreeMap::new();
-    for (claim, result) in &outcomes {
-        if let std::collections::btree_map::Entry::Vacant(slot) = reminders.entry(claim.tenant_id) {
-            slot.insert(reminder_after(claim.tenant_id).await?);
+    // Each channel's outcomes are recorded as soon as its sends finish, in their own
+    // transaction, so a failure elsewhere cannot undo the record of surveys already sent.
+    for ((tenant_id, channel), claims) in by_channel {
+        let outcomes = send_all(db, registry, tenant_id, &channel, claims).await?;
+        let reminder_after = surveys::settings(db, tenant_id).await?.reminder_after();
+        let tx = begin_write(db).await?;
+        for (claim, result) in &outcomes {
+            surveys::record_send(&tx, claim, result, reminder_after, Utc::now()).await?;
+            tally(&mut report, claim, result);
         }
-        surveys::record_send(&tx, claim, result, reminders[&claim.tenant_id], Utc::now()).await?;
-        tally(&mut report, claim, result);
+        commit(tx).await?;
     }
-    commit(tx).await?;
     Ok(report)
 }
 
@@ -99,10 +92,8 @@ async fn send_all(
 ) -> StoreResult<Vec<(Claimed, SendResult)>> {
     let session = match registry.survey_session(db, tenant_id, channel).await {
         Ok(session) => session,
-        Err(RegistryError::Store(error @ crate::store::StoreError::Database(_))) => {
-            return Err(error);
-        }
-        // A channel that is missing or disabled may come back: the deliveries wait and retry.
+        // A channel that is missing or disabled may come back, and a database hiccup passes:
+        // the deliveries wait and retry.
         Err(error) => {
             let reason = format!("channel {channel} unavailable: {error}");
             return Ok(claims

@@ -525,9 +525,12 @@ async fn inbound(
                 };
                 match input.validate(&opened.template) {
                     Ok(checked) if opened.closed.is_none() => {
-                        surveys::answer(&tx, &opened, checked, &channel, now)
-                            .await
-                            .is_ok()
+                        match surveys::answer(&tx, &opened, checked, &channel, now).await {
+                            Ok(_) => true,
+                            // The sender retries on a 5xx; a refused answer is only ignored.
+                            Err(error @ StoreError::Database(_)) => return Err(error.into()),
+                            Err(_) => false,
+                        }
                     }
                     _ => false,
                 }

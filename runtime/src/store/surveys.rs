@@ -92,7 +92,14 @@ pub async fn save_template(
         ..Default::default()
     }
     .insert(db)
-    .await?;
+    .await
+    .map_err(|error| {
+        StoreError::conflict_on_unique(
+            error,
+            "template_changed",
+            "another version was saved meanwhile; retry",
+        )
+    })?;
     template_to_domain(row)
 }
 
@@ -251,10 +258,45 @@ pub async fn opt_out(
         source: Set(source.to_owned()),
         created_at: Set(Utc::now()),
     };
-    if is_opted_out(db, tenant_id, contact_id).await? {
-        return Ok(());
+    if !is_opted_out(db, tenant_id, contact_id).await? {
+        match row.insert(db).await {
+            Ok(_) => {}
+            // A concurrent opt-out of the same contact got there first.
+            Err(error)
+                if matches!(
+                    error.sql_err(),
+                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+                ) => {}
+            Err(error) => return Err(error.into()),
+        }
     }
-    row.insert(db).await?;
+    // Nothing more goes out: queued surveys are dropped, sent ones get no reminder.
+    let contact = survey_delivery::Column::ContactId.eq(contact_id);
+    survey_delivery::Entity::update_many()
+        .col_expr(survey_delivery::Column::State, "failed".into())
+        .col_expr(
+            survey_delivery::Column::LastError,
+            Some("the contact opted out").into(),
+        )
+        .col_expr(
+            survey_delivery::Column::NextCheckAt,
+            Option::<DateTime<Utc>>::None.into(),
+        )
+        .filter(survey_delivery::Column::TenantId.eq(tenant_id))
+        .filter(contact.clone())
+        .filter(survey_delivery::Column::State.eq("queued"))
+        .exec(db)
+        .await?;
+    survey_delivery::Entity::update_many()
+        .col_expr(
+            survey_delivery::Column::NextCheckAt,
+            Option::<DateTime<Utc>>::None.into(),
+        )
+        .filter(survey_delivery::Column::TenantId.eq(tenant_id))
+        .filter(contact)
+        .filter(survey_delivery::Column::State.eq("sent"))
+        .exec(db)
+        .await?;
     Ok(())
 }
 
@@ -548,13 +590,15 @@ pub struct Claimed {
     pub step: Step,
     pub attempts: i32,
     pub expires_at: DateTime<Utc>,
+    /// The lease this worker holds; an outcome is recorded only while it still holds it.
+    pub leased_until: DateTime<Utc>,
     pub delivery: Delivery,
 }
 
 /// How long a claimed delivery stays with the worker that claimed it. A worker that dies
 /// mid-send leaves the delivery to be sent again after the lease, with the same delivery id
 /// for the channel to recognise.
-pub const CLAIM_LEASE: i64 = 120;
+pub const CLAIM_LEASE: i64 = 600;
 
 /// Expires what ran out, then claims up to `limit` deliveries due for a send or a reminder,
 /// leasing each so that no other worker takes it meanwhile.
@@ -583,6 +627,9 @@ pub async fn claim_due(
             contacts.insert(contact.id, contact);
         }
     }
+    // Whole milliseconds, so that the value compares equal after a round trip through either
+    // database.
+    let lease_until = chrono::SubsecRound::trunc_subsecs(now + Duration::seconds(CLAIM_LEASE), 3);
     let mut claimed = Vec::with_capacity(rows.len());
     let mut templates: HashMap<Id, SurveyTemplate> = HashMap::new();
     let mut settings_of: HashMap<Id, SurveySettings> = HashMap::new();
@@ -603,7 +650,7 @@ pub async fn claim_due(
         if let std::collections::hash_map::Entry::Vacant(slot) = settings_of.entry(row.tenant_id) {
             slot.insert(settings(db, row.tenant_id).await?);
         }
-        let Some(contact) = contacts.remove(&row.contact_id) else {
+        let Some(contact) = contacts.get(&row.contact_id).cloned() else {
             fail(db, row, "the contact was deleted", now).await?;
             continue;
         };
@@ -619,6 +666,7 @@ pub async fn claim_due(
             step,
             attempts: row.attempts,
             expires_at: row.expires_at,
+            leased_until: lease_until,
             delivery,
         });
     }
@@ -628,7 +676,7 @@ pub async fn claim_due(
         survey_delivery::Entity::update_many()
             .col_expr(
                 survey_delivery::Column::NextCheckAt,
-                Some(now + Duration::seconds(CLAIM_LEASE)).into(),
+                Some(lease_until).into(),
             )
             .filter(survey_delivery::Column::Id.is_in(chunk.to_vec()))
             .exec(db)
@@ -733,7 +781,9 @@ pub async fn record_send(
     };
     let mut update = survey_delivery::Entity::update_many()
         .filter(C::Id.eq(claimed.id))
-        .filter(C::State.is_in(["queued", "sent"]));
+        .filter(C::State.is_in(["queued", "sent"]))
+        // A worker whose lease ran out (and was taken over) records nothing.
+        .filter(C::NextCheckAt.eq(claimed.leased_until));
     update = match (result, claimed.step) {
         (SendResult::Sent { external_id }, Step::Send) => {
             let remind_at = reminder_after
@@ -973,9 +1023,14 @@ async fn open_recovery_ticket(
     if let Some(comment) = &answer.comment {
         description.push_str(&format!("\n\nCustomer's comment: {comment}"));
     }
+    let contact_exists = contact::Entity::find_by_id(row.contact_id)
+        .filter(contact::Column::CustomerId.eq(row.customer_id))
+        .one(db)
+        .await?
+        .is_some();
     let new = NewTicket {
         customer_id: row.customer_id,
-        contact_id: Some(row.contact_id),
+        contact_id: contact_exists.then_some(row.contact_id),
         ticket_type: TicketType::Complaint,
         priority: TicketPriority::High,
         category: Some("survey-recovery".to_owned()),
