@@ -299,10 +299,7 @@ async fn kpis(
     access: Access,
     ApiQuery(query): ApiQuery<KpiQuery>,
 ) -> ApiResult<Json<ServiceKpis>> {
-    let month = match query.month.as_deref() {
-        Some(text) => Month::parse(text)?,
-        None => Month::of(Utc::now()),
-    };
+    let month = Month::requested(query.month.as_deref(), Utc::now())?;
     let facts = tickets::kpi_facts(
         &state.db,
         access.principal.tenant_id,

@@ -442,10 +442,7 @@ async fn kpis(
     access: Access,
     ApiQuery(query): ApiQuery<KpiQuery>,
 ) -> ApiResult<Json<SurveyKpis>> {
-    let month = match query.month.as_deref() {
-        Some(text) => Month::parse(text)?,
-        None => Month::of(Utc::now()),
-    };
+    let month = Month::requested(query.month.as_deref(), Utc::now())?;
     let (responses, deliveries) = surveys::kpi_facts(
         &state.db,
         access.principal.tenant_id,

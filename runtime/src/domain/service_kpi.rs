@@ -36,6 +36,11 @@ impl Month {
             })
     }
 
+    /// The month a KPI query names (`YYYY-MM`), or the one `now` falls in.
+    pub fn requested(text: Option<&str>, now: DateTime<Utc>) -> Result<Month, ValidationErrors> {
+        text.map_or(Ok(Month::of(now)), Month::parse)
+    }
+
     pub fn start(self) -> DateTime<Utc> {
         self.first_day
             .and_hms_opt(0, 0, 0)
