@@ -17,7 +17,7 @@ use rapport_tests::http_peer::{Received, Server as Sink};
 use rapport_tests::reqwest::{Method, StatusCode};
 use rapport_tests::serde_json::{Value, json};
 use rapport_tests::{
-    Backend, PLATFORM_TOKEN, Tenant, TestServer, assert_error, backends, id, invalid,
+    Backend, PLATFORM_TOKEN, Tenant, TestServer, assert_error, backends, eventually, id, invalid,
     plugin_component,
 };
 use sea_orm::{ConnectionTrait, Statement};
@@ -51,18 +51,6 @@ async fn enable_channel(server: &TestServer, tenant: &Tenant, component: &[u8], 
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
-async fn department(server: &TestServer, tenant: &Tenant, code: &str) -> i64 {
-    let (status, created) = server
-        .post(
-            "/api/v1/departments",
-            &tenant.token,
-            json!({"code": code, "name": code}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
-    id(&created)
-}
-
 /// A customer owned by `owner` with one contact; returns (customer id, contact id).
 async fn customer_with_contact(
     server: &TestServer,
@@ -79,21 +67,6 @@ async fn customer_with_contact(
         .await;
     assert_eq!(status, StatusCode::CREATED, "{contact}");
     (customer, id(&contact))
-}
-
-async fn eventually<F, Fut>(what: &str, seconds: u64, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = std::time::Instant::now() + StdDuration::from_secs(seconds);
-    while !check().await {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(StdDuration::from_millis(100)).await;
-    }
 }
 
 async fn wait_for_requests(sink: &Sink, count: usize) -> Vec<Received> {
@@ -152,7 +125,7 @@ async fn a_resolved_ticket_brings_a_survey_and_a_low_score_opens_recovery() {
             let token = tenant.token.as_str();
             let sink = Sink::start(|_| (200, r#"{"id":"hook-1"}"#.to_owned())).await;
             enable_channel(&server, &tenant, &component, &sink).await;
-            let care = department(&server, &tenant, "care").await;
+            let care = server.department(&tenant, "care").await;
             let (manager, manager_token) = server
                 .user_with(
                     &tenant,

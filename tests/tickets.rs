@@ -10,7 +10,7 @@ use rapport::jobs::JobOptions;
 use rapport_tests::reqwest::StatusCode;
 use rapport_tests::serde_json::{Value, json};
 use rapport_tests::{
-    Tenant, TestServer, assert_error, backends, id, invalid, not_found, on_every_backend,
+    TestServer, assert_error, backends, eventually, id, invalid, not_found, on_every_backend,
 };
 
 fn fast_jobs() -> JobOptions {
@@ -59,30 +59,6 @@ fn at(value: &Value) -> DateTime<Utc> {
         .unwrap_or_else(|| panic!("not a timestamp: {value}"))
         .parse()
         .unwrap()
-}
-
-async fn department(server: &TestServer, tenant: &Tenant, code: &str) -> i64 {
-    let body = json!({"code": code, "name": code});
-    let (status, created) = server
-        .post("/api/v1/departments", &tenant.token, body)
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
-    id(&created)
-}
-
-/// Polls `check` until it holds (the worker runs in the background), for at most `seconds`.
-async fn eventually<F, Fut>(what: &str, seconds: u64, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..seconds * 10 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(StdDuration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -307,8 +283,8 @@ async fn routing_sends_tickets_to_departments_and_spreads_them_with_the_schedule
         let server = TestServer::start_with_jobs(backend, fast_jobs()).await;
         let tenant = server.tenant("routing").await;
         let token = tenant.token.as_str();
-        let quality = department(&server, &tenant, "quality").await;
-        let service = department(&server, &tenant, "service").await;
+        let quality = server.department(&tenant, "quality").await;
+        let service = server.department(&tenant, "service").await;
         let mut agents = Vec::new();
         for name in ["q1", "q2", "q3"] {
             let extra = json!({"role": "service-agent", "department_id": quality});
@@ -520,7 +496,7 @@ async fn the_scheduler_warns_then_escalates_a_breach_while_waiting_pauses_the_cl
         let server = TestServer::start_with_jobs(backend, fast_jobs()).await;
         let tenant = server.tenant("sla").await;
         let token = tenant.token.as_str();
-        let desk = department(&server, &tenant, "desk").await;
+        let desk = server.department(&tenant, "desk").await;
         let (agent, _) = server
             .user_with(
                 &tenant,

@@ -74,7 +74,7 @@ fn tally(report: &mut DispatchReport, claim: &Claimed, result: &SendResult) {
         (Step::Remind, _) => &mut report.reminded,
         (Step::Send, SendResult::Sent { .. }) => &mut report.sent,
         (Step::Send, SendResult::Retryable(_))
-            if claim.attempts + 1 < crate::domain::survey::MAX_SEND_ATTEMPTS =>
+            if crate::domain::survey::retries_after(claim.attempts + 1) =>
         {
             &mut report.retrying
         }

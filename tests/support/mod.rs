@@ -303,6 +303,14 @@ impl TestServer {
         (id, issued["secret"].as_str().unwrap().to_owned())
     }
 
+    /// Creates a department and returns its id.
+    pub async fn department(&self, tenant: &Tenant, code: &str) -> i64 {
+        let body = json!({"code": code, "name": code});
+        let (status, created) = self.post("/api/v1/departments", &tenant.token, body).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        id(&created)
+    }
+
     /// Creates a customer and returns its JSON.
     pub async fn customer(&self, token: &str, code: &str, extra: Value) -> Value {
         let mut body = json!({"code": code, "name": format!("Customer {code}"), "kind": "company"});
@@ -411,4 +419,20 @@ fn build_plugins() -> PathBuf {
         "building plugins/ for wasm32-wasip2 failed; `rustup toolchain install` in the repository adds the target"
     );
     target_dir.join("wasm32-wasip2").join("release")
+}
+
+/// Polls `check` every 100 ms until it holds (a background worker is acting), for at most
+/// `seconds`.
+pub async fn eventually<F, Fut>(what: &str, seconds: u64, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    for _ in 0..seconds * 10 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
 }

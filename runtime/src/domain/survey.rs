@@ -469,6 +469,11 @@ pub enum DeliveryState {
 /// Sends before a retryable failure becomes final.
 pub const MAX_SEND_ATTEMPTS: i32 = 5;
 
+/// Whether a retryable failure of send number `attempt` (1-based) is tried again.
+pub fn retries_after(attempt: i32) -> bool {
+    attempt < MAX_SEND_ATTEMPTS
+}
+
 /// The wait before retry number `attempt` (1-based): 30 s doubling, at most an hour.
 pub fn retry_backoff(attempt: i32) -> Duration {
     let doublings = attempt.clamp(1, 8) - 1;

@@ -801,7 +801,7 @@ pub async fn record_send(
             .col_expr(C::RemindedAt, Some(now).into())
             .col_expr(C::NextCheckAt, Some(expires_at).into()),
         (SendResult::Retryable(error), Step::Send)
-            if attempt < crate::domain::survey::MAX_SEND_ATTEMPTS =>
+            if crate::domain::survey::retries_after(attempt) =>
         {
             let retry_at = now + crate::domain::survey::retry_backoff(attempt);
             update
