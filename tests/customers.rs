@@ -1,11 +1,12 @@
 //! Customers: create, read, update, delete; list filters (tag, tier, owner, stage, industry),
-//! search on name or code, sort orders and cursor pagination; data-quality flags.
+//! search on name or code, sort orders and cursor pagination; data-quality flags; the
+//! normalised tax id and the lookup by it.
 
 use std::collections::HashSet;
 
 use rapport_tests::reqwest::StatusCode;
 use rapport_tests::serde_json::{Value, json};
-use rapport_tests::{TestServer, assert_error, on_every_backend};
+use rapport_tests::{TestServer, assert_error, invalid, on_every_backend};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn customers_are_created_read_updated_and_deleted() {
@@ -310,6 +311,73 @@ async fn owners_must_be_users_of_the_tenant() {
                 .as_array()
                 .unwrap()
                 .contains(&json!("no_owner"))
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tax_ids_are_stored_normalised_and_bad_ones_change_nothing() {
+    on_every_backend(|server| async move {
+        let tenant = server.tenant("taxes").await;
+        let token = tenant.token.as_str();
+        let customer = server
+            .customer(token, "T1", json!({"tax_id": " be 0477.472.701 "}))
+            .await;
+        assert_eq!(customer["tax_id"], "BE0477472701");
+        let id = customer["id"].as_i64().unwrap();
+        let path = format!("/api/v1/customers/{id}");
+        let (status, fetched) = server.get(&path, token).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(fetched["tax_id"], "BE0477472701");
+        let other = server.customer(token, "T2", json!({})).await;
+        assert!(other["tax_id"].is_null());
+
+        let find = |tenant_id: i64, tax_id: &'static str| {
+            rapport::store::customers::find_by_tax_id(&server.db, tenant_id, tax_id)
+        };
+        assert_eq!(find(tenant.id, "BE0477472701").await.unwrap(), [id]);
+        assert!(find(tenant.id, "BE0477472702").await.unwrap().is_empty());
+        let twin = server
+            .customer(token, "T3", json!({"tax_id": "BE-0477/472/701"}))
+            .await;
+        let twin_id = twin["id"].as_i64().unwrap();
+        let third = server
+            .customer(token, "T4", json!({"tax_id": "be0477472701"}))
+            .await;
+        assert_eq!(
+            find(tenant.id, "BE0477472701").await.unwrap(),
+            [id, twin_id],
+            "ambiguous: at most two ids"
+        );
+        let elsewhere = server.tenant("taxes-elsewhere").await;
+        assert!(
+            find(elsewhere.id, "BE0477472701").await.unwrap().is_empty(),
+            "another tenant's customers are not found"
+        );
+
+        for bad in [json!("!!"), json!("x".repeat(40))] {
+            let patch = json!({"tax_id": bad, "name": "Renamed"});
+            let (status, error) = server.patch(&path, token, patch).await;
+            let error = invalid(status, &error);
+            assert_eq!(error["details"][0]["field"], "tax_id", "{error}");
+            let (_, unchanged) = server.get(&path, token).await;
+            assert_eq!(unchanged, fetched, "a refused patch stores nothing");
+        }
+
+        let (status, updated) = server
+            .patch(&path, token, json!({"tax_id": "fr 40 303 265 045"}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{updated}");
+        assert_eq!(updated["tax_id"], "FR40303265045");
+        let (status, cleared) = server.patch(&path, token, json!({"tax_id": null})).await;
+        assert_eq!(status, StatusCode::OK, "{cleared}");
+        assert!(cleared["tax_id"].is_null(), "null clears the tax id");
+        let (_, fetched) = server.get(&path, token).await;
+        assert!(fetched["tax_id"].is_null());
+        assert_eq!(
+            find(tenant.id, "BE0477472701").await.unwrap(),
+            [twin_id, third["id"].as_i64().unwrap()]
         );
     })
     .await;

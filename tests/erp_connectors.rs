@@ -2,15 +2,15 @@
 //! through the real host, against loopback servers that answer as Odoo's external JSON-RPC API
 //! and Frappe's REST API do (shapes from `external-apis.md`).
 //!
-//! The Odoo mock evaluates the search domains it receives (prefix `|`, `&`, `!` over
-//! `write_date`/`id` triples), sorts by the `order` asked for and honours `limit`/`offset`; like
-//! a real Odoo before 18.4 it can store `write_date` with microseconds while it serialises whole
-//! seconds (odoo/odoo#203626 describes that behaviour and 18.4's fix; res.partner lost `mobile`
-//! in saas-18.2, odoo/odoo#189739). The Frappe mock decodes `fields`, `filters` (AND of
-//! `[field, op, value]`), `order_by`, `limit_start` and `limit_page_length` and sorts by
-//! `modified`, then `name`, as `frappe.client.get_list` does. Every test checks the exact
-//! requests, the records, and the stable code and retryability of each failure; secrets never
-//! reach the run log or an error message.
+//! The Odoo mock (`rapport_tests::odoo_mock`) evaluates the search domains it receives (prefix
+//! `|`, `&`, `!` over `write_date`/`id` triples), sorts by the `order` asked for and honours
+//! `limit`/`offset`; like a real Odoo before 18.4 it can store `write_date` with microseconds
+//! while it serialises whole seconds (odoo/odoo#203626 describes that behaviour and 18.4's fix;
+//! res.partner lost `mobile` in saas-18.2, odoo/odoo#189739). The Frappe mock decodes `fields`,
+//! `filters` (AND of `[field, op, value]`), `order_by`, `limit_start` and `limit_page_length`
+//! and sorts by `modified`, then `name`, as `frappe.client.get_list` does. Every test checks the
+//! exact requests, the records, and the stable code and retryability of each failure; secrets
+//! never reach the run log or an error message.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -25,13 +25,12 @@ use rapport::plugins::{
     ErpPlugin, Grants, Invocation, Limits, PluginEngine, PluginError, RunLog, embedded_manifest,
 };
 use rapport_tests::http_peer::{Received, Server};
+use rapport_tests::odoo_mock::{
+    ODOO_DB, ODOO_KEY, ODOO_LOGIN, ODOO_UID, OdooMock, OdooRow, bulk_orders, bulk_partners,
+    compare, odoo_server, odoo_text, odoo_time, partner, rpc_result, sale_order,
+};
 use rapport_tests::plugin_component;
 use serde_json::{Map, Value, json};
-
-const ODOO_DB: &str = "acme-prod";
-const ODOO_LOGIN: &str = "sync@acme.example";
-const ODOO_KEY: &str = "0d00-api-k3y-5f1c2d3e7a9b4c1d8e2f";
-const ODOO_UID: i64 = 7;
 
 const FRAPPE_KEY: &str = "a1b2c3d4e5f6a7b";
 const FRAPPE_SECRET: &str = "frappe-s3cr3t-0123456789abcdef";
@@ -272,209 +271,7 @@ async fn each_connector_embeds_a_manifest_that_matches_its_spec() {
     }
 }
 
-// ---- Odoo mock ---------------------------------------------------------------------------
-
-#[derive(Clone)]
-struct OdooRow {
-    id: i64,
-    /// As stored; Odoo before 18.4 keeps the microseconds of `now()` here.
-    written: NaiveDateTime,
-    /// Every other field, as Odoo serialises it.
-    values: Map<String, Value>,
-}
-
-struct OdooMock {
-    partners: Vec<OdooRow>,
-    orders: Vec<OdooRow>,
-    /// False for Odoo 18.2 and later, which dropped `res.partner.mobile`.
-    has_mobile: bool,
-}
-
-fn odoo_time(text: &str) -> NaiveDateTime {
-    NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").unwrap()
-}
-
-fn odoo_text(time: NaiveDateTime) -> String {
-    time.format("%Y-%m-%d %H:%M:%S").to_string()
-}
-
-fn rpc_result(id: &Value, result: Value) -> (u16, String) {
-    (
-        200,
-        json!({"jsonrpc": "2.0", "id": id, "result": result}).to_string(),
-    )
-}
-
-/// An error as Odoo's JSON-RPC dispatcher serialises an exception (HTTP 200).
-fn rpc_fault(id: &Value, code: i64, name: &str, message: &str) -> (u16, String) {
-    (
-        200,
-        json!({"jsonrpc": "2.0", "id": id, "error": {
-            "code": code,
-            "message": if code == 100 { "Odoo Session Expired" } else { "Odoo Server Error" },
-            "data": {"name": name, "message": message, "arguments": [message], "context": {},
-                     "debug": format!("Traceback (most recent call last):\n  ...\n{name}: {message}")},
-        }})
-        .to_string(),
-    )
-}
-
-/// A domain term, parsed from Odoo's prefix notation.
-enum Term {
-    Or(Box<Term>, Box<Term>),
-    And(Box<Term>, Box<Term>),
-    Not(Box<Term>),
-    Leaf(String, String, Value),
-}
-
-fn parse_term(items: &mut std::slice::Iter<'_, Value>) -> Term {
-    match items.next().expect("a complete domain") {
-        Value::String(op) if op == "|" => {
-            Term::Or(Box::new(parse_term(items)), Box::new(parse_term(items)))
-        }
-        Value::String(op) if op == "&" => {
-            Term::And(Box::new(parse_term(items)), Box::new(parse_term(items)))
-        }
-        Value::String(op) if op == "!" => Term::Not(Box::new(parse_term(items))),
-        Value::Array(leaf) if leaf.len() == 3 => Term::Leaf(
-            leaf[0].as_str().unwrap().to_owned(),
-            leaf[1].as_str().unwrap().to_owned(),
-            leaf[2].clone(),
-        ),
-        other => panic!("not a domain item: {other}"),
-    }
-}
-
-/// A domain: its terms, implicitly and-ed as Odoo does.
-fn parse_domain(domain: &[Value]) -> Vec<Term> {
-    let mut items = domain.iter();
-    let mut terms = Vec::new();
-    while items.len() > 0 {
-        terms.push(parse_term(&mut items));
-    }
-    terms
-}
-
-fn compare(ordering: std::cmp::Ordering, op: &str) -> bool {
-    use std::cmp::Ordering::*;
-    match op {
-        "=" => ordering == Equal,
-        "!=" => ordering != Equal,
-        ">" => ordering == Greater,
-        ">=" => ordering != Less,
-        "<" => ordering == Less,
-        "<=" => ordering != Greater,
-        other => panic!("the mock knows no operator {other}"),
-    }
-}
-
-fn holds(row: &OdooRow, term: &Term) -> bool {
-    match term {
-        Term::Or(a, b) => holds(row, a) || holds(row, b),
-        Term::And(a, b) => holds(row, a) && holds(row, b),
-        Term::Not(a) => !holds(row, a),
-        // A datetime condition compares the stored value with the given whole second.
-        Term::Leaf(field, op, Value::String(value)) if field == "write_date" => {
-            compare(row.written.cmp(&odoo_time(value)), op)
-        }
-        Term::Leaf(field, op, Value::Number(value)) if field == "id" => {
-            compare(row.id.cmp(&value.as_i64().unwrap()), op)
-        }
-        Term::Leaf(field, op, value) => panic!("the mock cannot evaluate {field} {op} {value}"),
-    }
-}
-
-impl OdooMock {
-    fn search_read(&self, model: &str, domain: &[Value], kwargs: &Value) -> Result<Value, String> {
-        let rows = match model {
-            "res.partner" => &self.partners,
-            "sale.order" => &self.orders,
-            other => return Err(format!("Object {other} doesn't exist")),
-        };
-        let fields: Vec<&str> = kwargs["fields"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| f.as_str().unwrap())
-            .collect();
-        if model == "res.partner" && !self.has_mobile && fields.contains(&"mobile") {
-            return Err("Invalid field 'mobile' on model 'res.partner'".into());
-        }
-        let terms = parse_domain(domain);
-        let mut found: Vec<&OdooRow> = rows
-            .iter()
-            .filter(|row| terms.iter().all(|term| holds(row, term)))
-            .collect();
-        match kwargs["order"].as_str().unwrap() {
-            "write_date asc, id asc" => found.sort_by_key(|row| (row.written, row.id)),
-            "id asc" => found.sort_by_key(|row| row.id),
-            other => panic!("the mock knows no order {other}"),
-        }
-        let offset = kwargs["offset"].as_u64().unwrap() as usize;
-        let limit = kwargs["limit"].as_u64().unwrap() as usize;
-        Ok(found
-            .into_iter()
-            .skip(offset)
-            .take(limit)
-            .map(|row| {
-                let mut record = Map::new();
-                for field in &fields {
-                    let value = match *field {
-                        "id" => json!(row.id),
-                        "write_date" => json!(odoo_text(row.written)),
-                        other => row.values.get(other).cloned().unwrap_or(json!(false)),
-                    };
-                    record.insert((*field).to_owned(), value);
-                }
-                Value::Object(record)
-            })
-            .collect())
-    }
-
-    fn answer(&self, request: &Received) -> (u16, String) {
-        assert_eq!(
-            (request.method.as_str(), request.target.as_str()),
-            ("POST", "/jsonrpc")
-        );
-        assert_eq!(
-            request.headers.get("content-type").map(String::as_str),
-            Some("application/json")
-        );
-        let body: Value = serde_json::from_str(&request.body).unwrap();
-        assert_eq!(
-            (&body["jsonrpc"], &body["method"]),
-            (&json!("2.0"), &json!("call"))
-        );
-        let id = &body["id"];
-        let params = &body["params"];
-        let args = params["args"].as_array().unwrap();
-        match (
-            params["service"].as_str().unwrap(),
-            params["method"].as_str().unwrap(),
-        ) {
-            ("common", "login") => {
-                let good = args == &[json!(ODOO_DB), json!(ODOO_LOGIN), json!(ODOO_KEY)];
-                rpc_result(id, if good { json!(ODOO_UID) } else { json!(false) })
-            }
-            ("object", "execute_kw") => {
-                if args[..3] != [json!(ODOO_DB), json!(ODOO_UID), json!(ODOO_KEY)] {
-                    return rpc_fault(id, 200, "odoo.exceptions.AccessDenied", "Access Denied");
-                }
-                assert_eq!(args[4], "search_read");
-                let positional = args[5].as_array().unwrap();
-                match self.search_read(
-                    args[3].as_str().unwrap(),
-                    positional[0].as_array().unwrap(),
-                    &args[6],
-                ) {
-                    Ok(result) => rpc_result(id, result),
-                    Err(message) => rpc_fault(id, 200, "builtins.ValueError", &message),
-                }
-            }
-            other => panic!("the mock knows no {other:?}"),
-        }
-    }
-}
+// ---- Odoo mock helpers ----------------------------------------------------------------
 
 /// The bodies the server received, parsed.
 fn bodies(server: &Server) -> Vec<Value> {
@@ -544,18 +341,6 @@ fn many_partners(count: i64, micros: bool) -> (Vec<OdooRow>, [&'static str; 3]) 
     (rows, dates)
 }
 
-fn odoo_mock(partners: Vec<OdooRow>, orders: Vec<OdooRow>, has_mobile: bool) -> Arc<OdooMock> {
-    Arc::new(OdooMock {
-        partners,
-        orders,
-        has_mobile,
-    })
-}
-
-async fn odoo_server(mock: Arc<OdooMock>) -> Server {
-    Server::start(move |request| mock.answer(request)).await
-}
-
 // ---- Odoo --------------------------------------------------------------------------------
 
 /// 1,250 partners sharing three write dates, read 500 at a time: every one exactly once, in
@@ -568,7 +353,7 @@ async fn odoo_reads_many_records_sharing_a_write_date_exactly_once() {
         partners.iter().map(|row| (row.written, row.id)).collect();
     expected.sort();
     let max_id_of_first_date = partners[..400].iter().map(|r| r.id).max().unwrap();
-    let server = odoo_server(odoo_mock(partners, Vec::new(), true)).await;
+    let server = odoo_server(OdooMock::new(partners, Vec::new(), true)).await;
     let plugin = connector("odoo-connector").await;
     let grants = odoo_grants(&server.base, &[]);
 
@@ -678,7 +463,7 @@ async fn odoo_reads_many_records_sharing_a_write_date_exactly_once() {
 async fn odoo_hidden_microseconds_neither_repeat_nor_skip_records() {
     let (partners, dates) = many_partners(1250, true);
     let all_ids: BTreeSet<i64> = partners.iter().map(|row| row.id).collect();
-    let mock = odoo_mock(partners, Vec::new(), true);
+    let mock = OdooMock::new(partners, Vec::new(), true);
 
     // The hazard: on such a server the plain tie-break domain returns records of T again.
     let naive = json!([
@@ -730,14 +515,6 @@ async fn odoo_hidden_microseconds_neither_repeat_nor_skip_records() {
     }
 }
 
-fn partner(id: i64, written: &str, values: Value) -> OdooRow {
-    OdooRow {
-        id,
-        written: odoo_time(written),
-        values: values.as_object().unwrap().clone(),
-    }
-}
-
 /// Odoo's value forms become the host's records: `false` for empty chars, many2one pairs,
 /// UTC datetimes, `mobile` when there is no `phone`, float amounts as exact decimal strings.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -768,7 +545,7 @@ async fn odoo_fields_map_onto_customers_and_orders() {
         order(44, json!(19_999_999.99), "done"),
         order(45, json!(-12.3), "sale"),
     ];
-    let server = odoo_server(odoo_mock(partners, orders, true)).await;
+    let server = odoo_server(OdooMock::new(partners, orders, true)).await;
     let plugin = connector("odoo-connector").await;
     let grants = odoo_grants(&server.base, &[]);
 
@@ -876,7 +653,7 @@ async fn odoo_without_a_mobile_field_is_read_without_it() {
         "2024-05-01 10:00:00",
         json!({"name": "Zhang San", "phone": "+86 10 1234 5678"}),
     )];
-    let server = odoo_server(odoo_mock(partners, Vec::new(), false)).await;
+    let server = odoo_server(OdooMock::new(partners, Vec::new(), false)).await;
     let plugin = connector("odoo-connector").await;
     let page = plugin
         .read(
@@ -919,7 +696,7 @@ async fn odoo_without_a_mobile_field_is_read_without_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn odoo_check_logs_in_and_tells_bad_credentials_apart() {
-    let server = odoo_server(odoo_mock(Vec::new(), Vec::new(), true)).await;
+    let server = odoo_server(OdooMock::new(Vec::new(), Vec::new(), true)).await;
     let plugin = connector("odoo-connector").await;
     let good = plugin
         .check(odoo_grants(&server.base, &[]), &limits())
@@ -1042,7 +819,7 @@ async fn odoo_failures_map_to_stable_codes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn odoo_bad_configurations_and_cursors_are_refused_before_any_traffic() {
-    let server = odoo_server(odoo_mock(Vec::new(), Vec::new(), true)).await;
+    let server = odoo_server(OdooMock::new(Vec::new(), Vec::new(), true)).await;
     let plugin = connector("odoo-connector").await;
     let cases = [
         (
@@ -1091,6 +868,335 @@ async fn odoo_bad_configurations_and_cursors_are_refused_before_any_traffic() {
         .await;
     assert_reported(&run, "unknown-stream", false);
     assert!(server.received().is_empty());
+}
+
+/// The whole-second tie-break domain the connector sends after the cursor `(second, id)`.
+fn tie_break(second: NaiveDateTime, id: i64) -> Value {
+    let next = odoo_text(second + TimeDelta::seconds(1));
+    json!([
+        "|",
+        ["write_date", ">=", next],
+        "&",
+        "&",
+        ["write_date", ">=", odoo_text(second)],
+        ["write_date", "<", next],
+        ["id", ">", id]
+    ])
+}
+
+/// The walk of one second by id the connector sends after a full page of that second.
+fn one_second(second: NaiveDateTime, id: i64) -> Value {
+    json!([
+        ["write_date", ">=", odoo_text(second)],
+        ["write_date", "<", odoo_text(second + TimeDelta::seconds(1))],
+        ["id", ">", id]
+    ])
+}
+
+/// The mock answers the connector's keyset domains from a binary search over its sorted rows;
+/// on bulk data with many ties, rows moved by upserts and random cursors, that answers exactly
+/// as testing every row does, and rows stored with microseconds switch it off.
+#[test]
+fn odoo_mock_answers_keyset_domains_from_sorted_rows_as_by_testing_every_row() {
+    const ORDER_FIELDS: [&str; 8] = [
+        "id",
+        "name",
+        "partner_id",
+        "amount_total",
+        "currency_id",
+        "date_order",
+        "state",
+        "write_date",
+    ];
+    let first = odoo_time("2024-03-01 00:00:00");
+    let mock = OdooMock::new(
+        bulk_partners(950, "2024-03-01 00:00:00"),
+        bulk_orders(3_000, 37, "2024-03-01 00:00:00", 100),
+        true,
+    );
+    // Deterministic pseudo-random numbers (a 64-bit LCG).
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut random = move |below: i64| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((state >> 33) % below as u64) as i64
+    };
+    // Move some orders to other seconds and add new ids written early, so that ids no longer
+    // follow the write order.
+    for _ in 0..200 {
+        let written = odoo_text(first + TimeDelta::seconds(random(30)));
+        let id = 1 + random(3_100);
+        let amount = format!("{}.{:02}", random(5_000), random(100));
+        mock.upsert_order(sale_order(
+            id,
+            1 + random(37),
+            &written,
+            &amount,
+            "EUR",
+            "2024-02-29 12:00:00",
+            "sale",
+        ));
+    }
+    mock.upsert_partner(partner(
+        3,
+        "2024-03-01 00:00:05",
+        json!({"name": "Moved", "email": false}),
+    ));
+
+    let check = |model: &str, fields: &[&str], domain: Value, order: &str, limit: u32| {
+        for offset in [0, 3] {
+            let kwargs =
+                json!({"fields": fields, "order": order, "limit": limit, "offset": offset});
+            let domain = domain.as_array().unwrap();
+            assert!(mock.indexed(model, domain, order), "{domain:?} {order}");
+            let fast = mock.search_read(model, domain, &kwargs).unwrap();
+            let generic = mock.search_read_generic(model, domain, &kwargs).unwrap();
+            assert_eq!(fast, generic, "{model} {domain:?} {order} {kwargs}");
+        }
+    };
+    for round in 0..40 {
+        let second = first + TimeDelta::seconds(random(34) - 2);
+        let id = random(3_200);
+        let limit = [1, 7, 250, 600, 5_000][round % 5];
+        check(
+            "sale.order",
+            &ORDER_FIELDS,
+            tie_break(second, id),
+            "write_date asc, id asc",
+            limit,
+        );
+        check(
+            "sale.order",
+            &ORDER_FIELDS,
+            one_second(second, id),
+            "id asc",
+            limit,
+        );
+        check(
+            "sale.order",
+            &ORDER_FIELDS,
+            one_second(second, id),
+            "write_date asc, id asc",
+            limit,
+        );
+        // The documented form, which the hidden microseconds of a real Odoo break.
+        let naive = json!([
+            "|",
+            ["write_date", ">", odoo_text(second)],
+            "&",
+            ["write_date", "=", odoo_text(second)],
+            ["id", ">", id]
+        ]);
+        check(
+            "sale.order",
+            &ORDER_FIELDS,
+            naive,
+            "write_date asc, id asc",
+            limit,
+        );
+        let partner_second = first + TimeDelta::seconds(random(12) - 1);
+        check(
+            "res.partner",
+            &PARTNER_FIELDS,
+            tie_break(partner_second, random(1_000)),
+            "write_date asc, id asc",
+            limit,
+        );
+    }
+    check(
+        "sale.order",
+        &ORDER_FIELDS,
+        json!([]),
+        "write_date asc, id asc",
+        5_000,
+    );
+    check(
+        "res.partner",
+        &PARTNER_FIELDS,
+        json!([]),
+        "write_date asc, id asc",
+        100,
+    );
+
+    // The first page from the start is the (write_date, id) order's first rows, as Odoo serialises
+    // them.
+    let kwargs =
+        json!({"fields": ORDER_FIELDS, "order": "write_date asc, id asc", "limit": 3, "offset": 0});
+    let page = mock.search_read("sale.order", &[], &kwargs).unwrap();
+    let rows = page.as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    for row in rows {
+        let fields: Vec<&str> = row
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(fields.len(), ORDER_FIELDS.len());
+        assert!(
+            ORDER_FIELDS.iter().all(|field| fields.contains(field)),
+            "{row}"
+        );
+        assert_eq!(row["currency_id"], json!([1, "EUR"]));
+        assert!(row["amount_total"].is_f64(), "{row}");
+        assert_eq!(
+            row["partner_id"][1],
+            format!("Partner {}", row["partner_id"][0])
+        );
+    }
+
+    // Domains that are no single range, or not in the order asked for, are tested row by row.
+    for (domain, order) in [
+        (json!([["id", ">", 10]]), "write_date asc, id asc"),
+        (json!(["!", ["id", "=", 5]]), "write_date asc, id asc"),
+        (json!([]), "id asc"),
+        (tie_break(first, 5), "id asc"),
+        (
+            json!(["|", ["id", "=", 5], ["id", "=", 9]]),
+            "write_date asc, id asc",
+        ),
+    ] {
+        assert!(
+            !mock.indexed("sale.order", domain.as_array().unwrap(), order),
+            "{domain}"
+        );
+    }
+    // One order stored with microseconds: whole-second bounds no longer delimit a range.
+    mock.upsert_order(OdooRow {
+        written: first + TimeDelta::microseconds(250_000),
+        ..sale_order(
+            17,
+            1,
+            "2024-03-01 00:00:00",
+            "1.00",
+            "EUR",
+            "2024-03-01 00:00:00",
+            "sale",
+        )
+    });
+    let domain = tie_break(first, 5);
+    assert!(!mock.indexed(
+        "sale.order",
+        domain.as_array().unwrap(),
+        "write_date asc, id asc"
+    ));
+    let kwargs =
+        json!({"fields": ["id"], "order": "write_date asc, id asc", "limit": 10, "offset": 0});
+    assert_eq!(
+        mock.search_read("sale.order", domain.as_array().unwrap(), &kwargs),
+        mock.search_read_generic("sale.order", domain.as_array().unwrap(), &kwargs)
+    );
+}
+
+/// Through the connector: injected answers replace the next requests' (a 503 on login is a
+/// retryable upstream error), a record changed between two reads is read again at its new
+/// write date, and a delay slows every answer down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn odoo_mock_injects_failures_and_delays_and_follows_changes() {
+    let mock = OdooMock::new(
+        Vec::new(),
+        bulk_orders(1_200, 5, "2024-04-01 00:00:00", 100),
+        true,
+    );
+    let server = odoo_server(mock.clone()).await;
+    let plugin = connector("odoo-connector").await;
+    let grants = odoo_grants(&server.base, &[]);
+    let order_ids = |page: &Page| -> Vec<i64> {
+        page.records
+            .iter()
+            .map(|record| match record {
+                ExternalRecord::Order(order) => order.external_id.parse().unwrap(),
+                other => panic!("an order stream yielded {other:?}"),
+            })
+            .collect()
+    };
+
+    let first = plugin
+        .read(&request("orders", None, 500), grants.clone(), &limits())
+        .await
+        .outcome
+        .unwrap();
+    // A full page hands out its complete seconds: 4 of 100 orders.
+    assert_eq!(order_ids(&first), (1..=400).collect::<Vec<_>>());
+    assert_eq!(mock.search_reads(), 1);
+
+    mock.fail_next(vec![(503, "<html>Service Unavailable</html>".into())]);
+    let run = plugin
+        .read(
+            &request("orders", first.next_cursor.clone(), 500),
+            grants.clone(),
+            &limits(),
+        )
+        .await;
+    assert_reported(&run, "upstream-error", true);
+    assert_eq!(
+        mock.search_reads(),
+        1,
+        "the login failed, nothing was searched"
+    );
+
+    // Order 3, already read, changes; order 1,500 is new and written before the others.
+    mock.upsert_order(sale_order(
+        3,
+        2,
+        "2024-04-01 00:00:30",
+        "99.99",
+        "EUR",
+        "2024-04-01 00:00:00",
+        "done",
+    ));
+    mock.upsert_order(sale_order(
+        1_500,
+        1,
+        "2024-04-01 00:00:04",
+        "5.00",
+        "EUR",
+        "2024-04-01 00:00:00",
+        "draft",
+    ));
+    let mut cursor = first.next_cursor.clone();
+    let mut ids = Vec::new();
+    loop {
+        let page = plugin
+            .read(
+                &request("orders", cursor.clone(), 500),
+                grants.clone(),
+                &limits(),
+            )
+            .await
+            .outcome
+            .unwrap();
+        ids.extend(order_ids(&page));
+        cursor = page.next_cursor.clone();
+        if !page.has_more {
+            break;
+        }
+        assert!(ids.len() <= 2_000, "the stream does not end");
+    }
+    let mut expected: Vec<i64> = (401..=500).chain([1_500]).chain(501..=1_200).collect();
+    expected.push(3);
+    assert_eq!(ids, expected);
+    let reads = mock.search_reads();
+
+    mock.set_delay(Duration::from_millis(150));
+    let started = std::time::Instant::now();
+    let page = plugin
+        .read(
+            &request("orders", cursor.clone(), 500),
+            grants.clone(),
+            &limits(),
+        )
+        .await
+        .outcome
+        .unwrap();
+    assert!(page.records.is_empty() && !page.has_more);
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "login and search both waited"
+    );
+    assert_eq!(mock.search_reads(), reads + 1);
+    assert_redacted(&run.log, ODOO_KEY);
 }
 
 // ---- Frappe mock -------------------------------------------------------------------------

@@ -58,6 +58,13 @@ mod m20261201_000048_create_survey_deliveries;
 mod m20261201_000049_create_survey_responses;
 mod m20261201_000050_create_survey_opt_outs;
 mod m20261201_000051_alter_roles;
+mod m20261201_000052_alter_customers;
+mod m20261201_000053_create_sync_connectors;
+mod m20261201_000054_create_sync_streams;
+mod m20261201_000055_create_sync_runs;
+mod m20261201_000056_create_sync_run_streams;
+mod m20261201_000057_create_sync_links;
+mod m20261201_000058_create_sync_reviews;
 
 pub struct Migrator;
 
@@ -116,6 +123,13 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000049_create_survey_responses::Migration),
             Box::new(m20261201_000050_create_survey_opt_outs::Migration),
             Box::new(m20261201_000051_alter_roles::Migration),
+            Box::new(m20261201_000052_alter_customers::Migration),
+            Box::new(m20261201_000053_create_sync_connectors::Migration),
+            Box::new(m20261201_000054_create_sync_streams::Migration),
+            Box::new(m20261201_000055_create_sync_runs::Migration),
+            Box::new(m20261201_000056_create_sync_run_streams::Migration),
+            Box::new(m20261201_000057_create_sync_links::Migration),
+            Box::new(m20261201_000058_create_sync_reviews::Migration),
         ]
     }
 }

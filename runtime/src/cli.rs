@@ -72,6 +72,10 @@ enum Command {
         /// Seconds a customer's facts must settle after an event before it is re-tiered.
         #[arg(long, env = "RAPPORT_TIER_DEBOUNCE_SECONDS", default_value_t = 60)]
         tier_debounce_seconds: u32,
+        /// Seconds an ERP connector stays claimed by this process without a committed page;
+        /// after a crash, its syncs resume once this has passed.
+        #[arg(long, env = "RAPPORT_SYNC_LEASE_SECONDS", default_value_t = 120)]
+        sync_lease_seconds: u32,
     },
     /// Apply, revert or list schema migrations.
     Migrate {
@@ -89,6 +93,30 @@ enum Command {
     Tier {
         #[command(subcommand)]
         action: TierAction,
+    },
+    /// ERP sync: run a tenant's connector now.
+    Sync {
+        #[command(subcommand)]
+        action: SyncAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum SyncAction {
+    /// Sync one ERP connector of a tenant now, resuming from its committed cursors, with a
+    /// progress bar; prints the run as the history records it. Exits 1 when the run failed.
+    Run {
+        /// The connector plugin's id, e.g. `rapport.odoo-connector`.
+        connector: String,
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        /// Seconds the connector stays claimed without a committed page, should this process
+        /// die; a run started meanwhile is refused.
+        #[arg(long, env = "RAPPORT_SYNC_LEASE_SECONDS", default_value_t = 120)]
+        lease_seconds: u32,
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
@@ -157,10 +185,18 @@ pub async fn main() -> ExitCode {
             bootstrap_token,
             job_tick_ms,
             tier_debounce_seconds,
+            sync_lease_seconds,
         } => {
+            let debounce = chrono::Duration::seconds(tier_debounce_seconds.into());
+            let sync = crate::sync::SyncOptions {
+                lease: chrono::Duration::seconds(sync_lease_seconds.into()),
+                retier_delay: debounce,
+                ..Default::default()
+            };
             let jobs = (job_tick_ms > 0).then(|| JobOptions {
                 tick: std::time::Duration::from_millis(job_tick_ms),
-                debounce: chrono::Duration::seconds(tier_debounce_seconds.into()),
+                debounce,
+                sync: sync.clone(),
                 ..JobOptions::default()
             });
             let options = ServeOptions {
@@ -171,6 +207,7 @@ pub async fn main() -> ExitCode {
                 bootstrap_email,
                 bootstrap_token,
                 jobs,
+                sync,
             };
             server::serve(options).await.map_err(|e| e.to_string())
         }
@@ -184,6 +221,15 @@ pub async fn main() -> ExitCode {
                     store,
                 },
         } => tier_run(&tenant, plugin.as_deref(), store).await,
+        Command::Sync {
+            action:
+                SyncAction::Run {
+                    connector,
+                    tenant,
+                    lease_seconds,
+                    store,
+                },
+        } => sync_run(&connector, &tenant, lease_seconds, store).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -326,6 +372,62 @@ async fn tier_run(slug: &str, plugin: Option<&str>, args: StoreArgs) -> Result<(
     println!("{text}");
     match report.error {
         Some(error) => Err(format!("the tiering policy failed: {}", error.message)),
+        None => Ok(()),
+    }
+}
+
+async fn sync_run(
+    connector: &str,
+    slug: &str,
+    lease_seconds: u32,
+    args: StoreArgs,
+) -> Result<(), String> {
+    let url = server::resolve_database_url(args.database_url.as_deref(), &args.data_dir)
+        .map_err(|e| e.to_string())?;
+    let db = server::open_store(&url).await.map_err(|e| e.to_string())?;
+    let registry = server::registry(&args.data_dir).map_err(|e| e.to_string())?;
+    let tenant = store::tenants::find_by_slug(&db, slug)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no tenant {slug:?}"))?;
+    let options = crate::sync::SyncOptions {
+        lease: chrono::Duration::seconds(lease_seconds.into()),
+        ..Default::default()
+    };
+    // The ERP does not say how many records are left, so the bar counts what was imported.
+    let bar = indicatif::ProgressBar::new_spinner().with_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {msg} {pos} records ({per_sec}, {elapsed})",
+        )
+        .map_err(|e| e.to_string())?,
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    let show = |progress: &crate::sync::Progress| {
+        bar.set_message(format!(
+            "{connector} {}: {} pages,",
+            progress.stream, progress.counts.pages
+        ));
+        bar.set_position(progress.counts.records_read as u64);
+    };
+    let run = crate::sync::run_connector(
+        &db,
+        &registry,
+        tenant.id,
+        connector,
+        crate::domain::sync::RunTrigger::Cli,
+        &options,
+        &show,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    bar.finish();
+    let text = serde_json::to_string_pretty(&run).map_err(|e| e.to_string())?;
+    println!("{text}");
+    match run.error {
+        Some(error) => Err(format!(
+            "the sync failed: {} ({})",
+            error.message, error.code
+        )),
         None => Ok(()),
     }
 }

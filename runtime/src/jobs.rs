@@ -32,6 +32,8 @@ pub struct JobOptions {
     /// The base of survey response links when the tenant sets none, e.g.
     /// `https://crm.example.com`; `rapport serve` uses its own address.
     pub public_base_url: Option<String>,
+    /// How scheduled ERP syncs identify themselves and hold their connector.
+    pub sync: crate::sync::SyncOptions,
 }
 
 impl Default for JobOptions {
@@ -43,6 +45,7 @@ impl Default for JobOptions {
             due_soon: Duration::hours(24),
             owner: format!("{}-{}", hostname(), std::process::id()),
             public_base_url: None,
+            sync: crate::sync::SyncOptions::default(),
         }
     }
 }
@@ -70,6 +73,9 @@ pub fn spawn(
         loop {
             ticker.tick().await;
             tick(&db, &registry, &options).await;
+            if let Err(error) = crate::sync::start_due(&db, &registry, &options.sync).await {
+                tracing::error!(%error, "starting scheduled ERP syncs failed");
+            }
         }
     })
 }

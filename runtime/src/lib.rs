@@ -18,5 +18,6 @@ pub mod secrets;
 pub mod server;
 pub mod store;
 pub mod surveys;
+pub mod sync;
 pub mod telemetry;
 pub mod tiering;

@@ -257,6 +257,110 @@ impl SurveySession<'_> {
     }
 }
 
+/// A tenant's ERP connector, resolved once for the reads of one sync run.
+pub struct ErpSession<'r> {
+    registry: &'r Registry,
+    tenant_id: Id,
+    ready: ReadyPlugin,
+    limiter: Option<Arc<governor::DefaultDirectRateLimiter>>,
+}
+
+impl ErpSession<'_> {
+    fn connector(&self) -> &crate::plugins::ErpPlugin {
+        match self.ready.plugin.as_ref() {
+            AnyPlugin::Erp(connector) => connector,
+            _ => unreachable!("erp_session checks the kind"),
+        }
+    }
+
+    /// The version of the connector this session runs.
+    pub fn version(&self) -> &str {
+        &self.ready.version
+    }
+
+    /// The connector's streams and schema; recorded in the run log when it fails.
+    pub async fn spec(
+        &self,
+        db: &impl ConnectionTrait,
+    ) -> RegistryResult<Result<crate::domain::erp_records::ConnectorSpec, PluginError>> {
+        let started_at = Utc::now();
+        let invocation = self
+            .connector()
+            .spec(self.ready.grants.clone(), &self.ready.limits)
+            .await;
+        self.outcome(db, "spec", started_at, invocation).await
+    }
+
+    /// Checks the configuration and credentials against the ERP; always recorded.
+    pub async fn check(
+        &self,
+        db: &impl ConnectionTrait,
+    ) -> RegistryResult<(PluginRun, Result<(), PluginError>)> {
+        let started_at = Utc::now();
+        let invocation = self
+            .connector()
+            .check(self.ready.grants.clone(), &self.ready.limits)
+            .await;
+        self.registry
+            .record(
+                db,
+                self.tenant_id,
+                &self.ready,
+                "check",
+                started_at,
+                invocation,
+            )
+            .await
+    }
+
+    /// Reads one page once the connector's rate limit allows. Every read counts in the plugin
+    /// metrics; only failed ones are written to the run log, since the sync run's history
+    /// counts every page.
+    pub async fn read(
+        &self,
+        db: &impl ConnectionTrait,
+        request: &crate::domain::erp_records::ReadRequest,
+    ) -> RegistryResult<Result<crate::domain::erp_records::Page, PluginError>> {
+        if let Some(limiter) = &self.limiter {
+            limiter.until_ready().await;
+        }
+        let started_at = Utc::now();
+        let invocation = self
+            .connector()
+            .read(request, self.ready.grants.clone(), &self.ready.limits)
+            .await;
+        self.outcome(db, "read", started_at, invocation).await
+    }
+
+    async fn outcome<T>(
+        &self,
+        db: &impl ConnectionTrait,
+        export: &str,
+        started_at: chrono::DateTime<Utc>,
+        invocation: Invocation<T>,
+    ) -> RegistryResult<Result<T, PluginError>> {
+        if invocation.outcome.is_ok() {
+            let run = self
+                .registry
+                .new_run(&self.ready, export, started_at, &invocation);
+            self.registry.metrics.observe(self.tenant_id, &run);
+            return Ok(invocation.outcome);
+        }
+        let (_, outcome) = self
+            .registry
+            .record(
+                db,
+                self.tenant_id,
+                &self.ready,
+                export,
+                started_at,
+                invocation,
+            )
+            .await?;
+        Ok(outcome)
+    }
+}
+
 fn not_a_channel(ready: &ReadyPlugin) -> RegistryError {
     RegistryError::Conflict {
         code: "not_a_survey_channel",
@@ -279,7 +383,14 @@ pub struct Registry {
     pub metrics: PluginMetrics,
     /// Plugins ready to run, by component hash: linked once, instantiated per call.
     ready: Mutex<HashMap<String, Arc<AnyPlugin>>>,
+    /// Each ERP connector's read rate limiter, by tenant and plugin.
+    erp_limiters: Mutex<HashMap<(Id, String), ErpLimiter>>,
 }
+
+type ErpLimiter = (
+    std::num::NonZeroU32,
+    Arc<governor::DefaultDirectRateLimiter>,
+);
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -296,6 +407,7 @@ impl Registry {
             secrets,
             metrics: PluginMetrics::new(),
             ready: Mutex::new(HashMap::new()),
+            erp_limiters: Mutex::new(HashMap::new()),
         })
     }
 
@@ -612,6 +724,55 @@ impl Registry {
             tenant_id,
             ready,
         })
+    }
+
+    /// The tenant's enabled ERP connector `plugin_id`, resolved once for a sync run, its reads
+    /// limited to `reads_per_minute` across every session of this registry (none: unlimited,
+    /// for a one-off call such as a credentials check).
+    pub async fn erp_session(
+        &self,
+        db: &impl ConnectionTrait,
+        tenant_id: Id,
+        plugin_id: &str,
+        reads_per_minute: Option<u32>,
+    ) -> RegistryResult<ErpSession<'_>> {
+        let ready = self.ready_for_tenant(db, tenant_id, plugin_id).await?;
+        if !matches!(ready.plugin.as_ref(), AnyPlugin::Erp(_)) {
+            return Err(RegistryError::Conflict {
+                code: "not_an_erp_connector",
+                message: format!("{plugin_id} is a {}", ready.kind),
+            });
+        }
+        Ok(ErpSession {
+            limiter: reads_per_minute.map(|rate| self.erp_limiter(tenant_id, plugin_id, rate)),
+            registry: self,
+            tenant_id,
+            ready,
+        })
+    }
+
+    /// The connector's rate limiter: `reads_per_minute`, in bursts of at most a second's worth;
+    /// replaced when the rate changes.
+    fn erp_limiter(
+        &self,
+        tenant_id: Id,
+        plugin_id: &str,
+        reads_per_minute: u32,
+    ) -> Arc<governor::DefaultDirectRateLimiter> {
+        use std::num::NonZeroU32;
+        let per_minute = NonZeroU32::new(reads_per_minute).unwrap_or(NonZeroU32::MIN);
+        let mut limiters = self.erp_limiters.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (tenant_id, plugin_id.to_owned());
+        match limiters.get(&key) {
+            Some((rate, limiter)) if *rate == per_minute => limiter.clone(),
+            _ => {
+                let burst = NonZeroU32::new(per_minute.get() / 60).unwrap_or(NonZeroU32::MIN);
+                let quota = governor::Quota::per_minute(per_minute).allow_burst(burst);
+                let limiter = Arc::new(governor::RateLimiter::direct(quota));
+                limiters.insert(key, (per_minute, limiter.clone()));
+                limiter
+            }
+        }
     }
 
     /// The tenant's enabled plugin, loaded, with its grants and its kind's limits.

@@ -46,6 +46,8 @@ pub struct ServeOptions {
     pub bootstrap_token: Option<String>,
     /// The background worker's pacing; `None` runs no worker in this process.
     pub jobs: Option<JobOptions>,
+    /// How syncs started through the API hold their connector.
+    pub sync: crate::sync::SyncOptions,
 }
 
 /// The database URL to use: the explicit one, else the embedded SQLite file in `data_dir`
@@ -83,7 +85,16 @@ pub async fn serve_on(
     registry: Arc<Registry>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let app = api::app(AppState::new(db, registry));
+    serve_state(listener, AppState::new(db, registry), shutdown).await
+}
+
+/// Serves the API of `state` on `listener` until `shutdown` completes.
+pub async fn serve_state(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let app = api::app(state);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
@@ -151,7 +162,9 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServerError> {
             .get_or_insert_with(|| format!("http://{addr}"));
         crate::jobs::spawn(db.clone(), registry.clone(), jobs)
     });
-    let served = serve_on(listener, db, registry, shutdown_signal()).await;
+    let mut state = AppState::new(db, registry);
+    state.sync = options.sync.clone();
+    let served = serve_state(listener, state, shutdown_signal()).await;
     if let Some(worker) = worker {
         worker.abort();
     }

@@ -1,9 +1,10 @@
 //! A loopback HTTP/1.1 peer for plugin tests: it records every request (method, target,
-//! headers, body) and answers with whatever the test's closure says.
+//! headers, body) and answers with whatever the test's closure says, optionally after a delay.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -19,6 +20,7 @@ pub struct Received {
 }
 
 type Respond = dyn Fn(&Received) -> (u16, String) + Send + Sync;
+type Delay = dyn Fn() -> Duration + Send + Sync;
 
 /// A loopback HTTP/1.1 server that records every request and answers it with `respond`.
 pub struct Server {
@@ -31,16 +33,27 @@ impl Server {
     pub async fn start(
         respond: impl Fn(&Received) -> (u16, String) + Send + Sync + 'static,
     ) -> Server {
+        Server::start_with_delay(respond, || Duration::ZERO).await
+    }
+
+    /// Like [`Server::start`], but each answer, computed as soon as its request has arrived, is
+    /// written only after `delay()` (asked anew for every request, so a test can slow the peer
+    /// down mid-run). The wait is a `tokio::time::sleep`: other connections are served meanwhile.
+    pub async fn start_with_delay(
+        respond: impl Fn(&Received) -> (u16, String) + Send + Sync + 'static,
+        delay: impl Fn() -> Duration + Send + Sync + 'static,
+    ) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let received = Arc::new(Mutex::new(Vec::new()));
         let connections = Arc::new(AtomicUsize::new(0));
         let respond: Arc<Respond> = Arc::new(respond);
+        let delay: Arc<Delay> = Arc::new(delay);
         let (log, count) = (received.clone(), connections.clone());
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
                 count.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(serve(socket, respond.clone(), log.clone()));
+                tokio::spawn(serve(socket, respond.clone(), delay.clone(), log.clone()));
             }
         });
         Server {
@@ -55,12 +68,21 @@ impl Server {
     }
 }
 
-async fn serve(mut socket: TcpStream, respond: Arc<Respond>, log: Arc<Mutex<Vec<Received>>>) {
+async fn serve(
+    mut socket: TcpStream,
+    respond: Arc<Respond>,
+    delay: Arc<Delay>,
+    log: Arc<Mutex<Vec<Received>>>,
+) {
     let Some(request) = read_request(&mut socket).await else {
         return;
     };
     let (status, body) = respond(&request);
     log.lock().unwrap().push(request);
+    let pause = delay();
+    if !pause.is_zero() {
+        tokio::time::sleep(pause).await;
+    }
     let answer = format!(
         "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()

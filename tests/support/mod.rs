@@ -16,6 +16,7 @@ use tokio::sync::oneshot;
 
 pub mod browser;
 pub mod http_peer;
+pub mod odoo_mock;
 
 pub use reqwest;
 pub use serde_json;

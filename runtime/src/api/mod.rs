@@ -24,6 +24,7 @@ pub mod sessions;
 pub mod survey_dashboard;
 pub mod survey_page;
 pub mod surveys;
+pub mod sync;
 pub mod tasks;
 pub mod tenants;
 pub mod tickets;
@@ -65,6 +66,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub registry: Arc<Registry>,
     pub authorizer: Arc<Authorizer>,
+    /// How runs started through the API identify themselves and hold their connector.
+    pub sync: crate::sync::SyncOptions,
 }
 
 impl AppState {
@@ -74,6 +77,7 @@ impl AppState {
             db,
             metrics: Metrics::new(&registry.metrics),
             registry,
+            sync: crate::sync::SyncOptions::default(),
         }
     }
 }
@@ -122,6 +126,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(knowledge::router())
         .merge(progress::router())
         .merge(surveys::router())
+        .merge(sync::router())
         .merge(survey_page::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())

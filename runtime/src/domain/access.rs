@@ -99,6 +99,7 @@ pub const RESOURCES: &[Resource] = &[
     resource("knowledge", &["read", "write"], false, false),
     resource("surveys", &["read", "send"], true, false),
     resource("survey-settings", &["read", "manage"], false, false),
+    resource("sync", &["read", "run", "review", "manage"], false, false),
     resource(
         SensitiveField::ContactPhone.resource(),
         READ_WRITE,
@@ -570,6 +571,7 @@ fn manager_grants() -> Vec<String> {
     grants.extend(grants_on(&["knowledge"], READ_WRITE, None));
     grants.extend(grants_on(&["surveys"], &["read", "send"], Some("team")));
     grants.extend(grants_on(&["survey-settings"], &["read"], None));
+    grants.extend(grants_on(&["sync"], &["read", "review"], None));
     grants.extend(grants_on(
         &["customers"],
         &["read", "create", "update", "delete", "handover"],

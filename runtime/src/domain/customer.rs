@@ -90,6 +90,8 @@ pub struct Customer {
     pub kind: CustomerKind,
     pub industry: Option<String>,
     pub region: Option<String>,
+    /// Tax or VAT number in normalised form (see [`normalize_tax_id`]).
+    pub tax_id: Option<String>,
     pub owner_id: Option<Id>,
     pub stage: LifecycleStage,
     /// Needs recorded for this customer (free text).
@@ -112,6 +114,9 @@ pub struct CustomerInput {
     pub kind: CustomerKind,
     pub industry: Option<String>,
     pub region: Option<String>,
+    /// Tax or VAT number; stored normalised (upper case, without spaces, `.`, `-` or `/`),
+    /// e.g. ` be 0477.472.701 ` becomes `BE0477472701`.
+    pub tax_id: Option<String>,
     pub owner_id: Option<Id>,
     /// Defaults to `lead`.
     pub stage: Option<LifecycleStage>,
@@ -137,6 +142,9 @@ pub struct CustomerPatch {
     #[schema(value_type = Option<String>)]
     pub region: Option<Option<String>>,
     #[serde(default, with = "::serde_with::rust::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub tax_id: Option<Option<String>>,
+    #[serde(default, with = "::serde_with::rust::double_option")]
     #[schema(value_type = Option<i64>)]
     pub owner_id: Option<Option<Id>>,
     pub stage: Option<LifecycleStage>,
@@ -156,6 +164,8 @@ pub struct CustomerFields {
     pub kind: CustomerKind,
     pub industry: Option<String>,
     pub region: Option<String>,
+    /// Normalised by [`normalize_tax_id`] once validated.
+    pub tax_id: Option<String>,
     pub owner_id: Option<Id>,
     pub stage: LifecycleStage,
     pub needs: Option<String>,
@@ -174,6 +184,7 @@ impl CustomerInput {
             kind: self.kind,
             industry: self.industry,
             region: self.region,
+            tax_id: self.tax_id,
             owner_id: self.owner_id,
             stage: self.stage.unwrap_or(LifecycleStage::Lead),
             needs: self.needs,
@@ -199,6 +210,7 @@ impl CustomerPatch {
             kind: self.kind.unwrap_or(current.kind),
             industry: self.industry.unwrap_or(current.industry),
             region: self.region.unwrap_or(current.region),
+            tax_id: self.tax_id.unwrap_or(current.tax_id),
             owner_id: self.owner_id.unwrap_or(current.owner_id),
             stage: self.stage.unwrap_or(current.stage),
             needs: self.needs.unwrap_or(current.needs),
@@ -217,6 +229,7 @@ impl CustomerFields {
         let industry =
             validation::optional_text(&mut errors, "industry", self.industry.as_deref(), 100);
         let region = validation::optional_text(&mut errors, "region", self.region.as_deref(), 100);
+        let tax_id = tax_id(&mut errors, self.tax_id.as_deref());
         let needs = validation::optional_text(&mut errors, "needs", self.needs.as_deref(), 4000);
         let tags = tags(&mut errors, self.tags);
         custom_fields(&mut errors, custom_field_schema, &self.custom_fields);
@@ -226,6 +239,7 @@ impl CustomerFields {
             name: name.unwrap_or_default(),
             industry,
             region,
+            tax_id,
             needs,
             tags,
             ..self
@@ -241,12 +255,56 @@ impl From<&Customer> for CustomerFields {
             kind: customer.kind,
             industry: customer.industry.clone(),
             region: customer.region.clone(),
+            tax_id: customer.tax_id.clone(),
             owner_id: customer.owner_id,
             stage: customer.stage,
             needs: customer.needs.clone(),
             tags: customer.tags.clone(),
             custom_fields: customer.custom_fields.clone(),
         }
+    }
+}
+
+/// Length bounds of a normalised tax id, in characters.
+pub const TAX_ID_CHARS: std::ops::RangeInclusive<usize> = 2..=32;
+
+/// The one stored form of a tax or VAT number: ASCII letters upper-cased, whitespace, `.`, `-`
+/// and `/` removed; `None` when nothing is left.
+///
+/// Tax ids are normalised because an ERP connector's sync matches its customers to ours on
+/// them: ` be 0477.472.701 ` typed in the CRM and `BE0477472701` in the ERP are one company, and
+/// exact equality on the normalised form (indexed per tenant) is what finds it. Callers matching
+/// on a tax id normalise the other side with this same function. Only ASCII letters change case,
+/// so a non-ASCII character survives and is refused by validation rather than folded into
+/// something that looks valid.
+pub fn normalize_tax_id(raw: &str) -> Option<String> {
+    let normalised: String = raw
+        .chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '.' | '-' | '/'))
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    (!normalised.is_empty()).then_some(normalised)
+}
+
+/// Normalises an optional tax id and checks it: 2–32 ASCII letters or digits once normalised.
+/// Blank becomes `None`.
+fn tax_id(errors: &mut ValidationErrors, raw: Option<&str>) -> Option<String> {
+    let normalised = normalize_tax_id(raw?.trim())?;
+    if TAX_ID_CHARS.contains(&normalised.chars().count())
+        && normalised.chars().all(|c| c.is_ascii_alphanumeric())
+    {
+        Some(normalised)
+    } else {
+        errors.add(
+            "tax_id",
+            "invalid_tax_id",
+            format!(
+                "tax_id must be {}-{} ASCII letters or digits once spaces, '.', '-' and '/' are removed",
+                TAX_ID_CHARS.start(),
+                TAX_ID_CHARS.end()
+            ),
+        );
+        None
     }
 }
 
@@ -438,6 +496,88 @@ mod tests {
             json!({"code": "C1", "name": "n", "kind": "person", "tenant_id": 2}),
         );
         assert!(error.is_err());
+    }
+
+    #[test]
+    fn tax_ids_are_normalised() {
+        assert_eq!(
+            normalize_tax_id(" be 0477.472.701 ").as_deref(),
+            Some("BE0477472701")
+        );
+        assert_eq!(
+            normalize_tax_id("de-123/456\u{a0}789\t").as_deref(),
+            Some("DE123456789")
+        );
+        assert_eq!(
+            normalize_tax_id("gb123456789").as_deref(),
+            Some("GB123456789")
+        );
+        assert_eq!(normalize_tax_id(" . - / "), None);
+        assert_eq!(normalize_tax_id(""), None);
+        // Only ASCII letters change case: `ß` is not folded into a valid-looking `SS`.
+        assert_eq!(normalize_tax_id("deß1").as_deref(), Some("DEß1"));
+    }
+
+    fn with_tax_id(tax_id: &str) -> Result<CustomerFields, ValidationErrors> {
+        let mut input = input();
+        input.tax_id = Some(tax_id.to_owned());
+        input.validate(None)
+    }
+
+    #[test]
+    fn tax_ids_are_stored_normalised_and_checked() {
+        assert_eq!(
+            with_tax_id(" be 0477.472.701 ").unwrap().tax_id.as_deref(),
+            Some("BE0477472701")
+        );
+        assert_eq!(
+            with_tax_id("  ").unwrap().tax_id,
+            None,
+            "blank is no tax id"
+        );
+        assert_eq!(with_tax_id("-./").unwrap().tax_id, None);
+        assert_eq!(with_tax_id("ab").unwrap().tax_id.as_deref(), Some("AB"));
+        let longest = "9".repeat(32);
+        assert_eq!(with_tax_id(&longest).unwrap().tax_id, Some(longest));
+        for bad in [
+            "!!",
+            "A",
+            "BE0477_472701",
+            "DEß1",
+            &"1".repeat(33),
+            &"x".repeat(40),
+        ] {
+            let errors = with_tax_id(bad).unwrap_err();
+            assert_eq!(errors.0.len(), 1, "{bad}");
+            assert_eq!(errors.0[0].field, "tax_id", "{bad}");
+            assert_eq!(errors.0[0].code, "invalid_tax_id", "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_patch_sets_keeps_or_clears_the_tax_id() {
+        let current = with_tax_id("BE0477472701").unwrap();
+        let patch = |body: serde_json::Value| {
+            serde_json::from_value::<CustomerPatch>(body)
+                .unwrap()
+                .apply(current.clone(), None)
+        };
+        assert_eq!(
+            patch(json!({"name": "Renamed"})).unwrap().tax_id.as_deref(),
+            Some("BE0477472701")
+        );
+        assert_eq!(
+            patch(json!({"tax_id": "fr 40 303 265 045"}))
+                .unwrap()
+                .tax_id
+                .as_deref(),
+            Some("FR40303265045")
+        );
+        assert_eq!(patch(json!({"tax_id": null})).unwrap().tax_id, None);
+        assert_eq!(
+            patch(json!({"tax_id": "!!"})).unwrap_err().0[0].field,
+            "tax_id"
+        );
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub mod sla;
 pub mod survey;
 pub mod survey_delivery;
 pub mod survey_kpi;
+pub mod sync;
 pub mod task;
 pub mod ticket;
 pub mod tiering;

@@ -45,6 +45,7 @@ fn to_domain(row: customer::Model, tags: Vec<String>) -> StoreResult<Customer> {
         name: row.name,
         industry: row.industry,
         region: row.region,
+        tax_id: row.tax_id,
         owner_id: row.owner_id,
         needs: row.needs,
         tier,
@@ -164,6 +165,7 @@ pub async fn create(
         kind: Set(kind.to_owned()),
         industry: Set(fields.industry.clone()),
         region: Set(fields.region.clone()),
+        tax_id: Set(fields.tax_id.clone()),
         owner_id: Set(fields.owner_id),
         stage: Set(stage.to_owned()),
         needs: Set(fields.needs.clone()),
@@ -249,6 +251,7 @@ pub async fn update(
     row.kind = Set(kind.to_owned());
     row.industry = Set(fields.industry.clone());
     row.region = Set(fields.region.clone());
+    row.tax_id = Set(fields.tax_id.clone());
     row.owner_id = Set(fields.owner_id);
     row.stage = Set(stage.to_owned());
     row.needs = Set(fields.needs.clone());
@@ -259,6 +262,26 @@ pub async fn update(
     replace_tags(&tx, tenant_id, id, &fields.tags).await?;
     tx.commit().await?;
     to_domain(row, fields.tags)
+}
+
+/// The ids of the tenant's customers whose tax id is exactly `tax_id` (already normalised with
+/// [`crate::domain::customer::normalize_tax_id`]), lowest first and at most two: enough to tell
+/// no match, one match and an ambiguous one apart.
+pub async fn find_by_tax_id(
+    db: &impl ConnectionTrait,
+    tenant_id: Id,
+    tax_id: &str,
+) -> StoreResult<Vec<Id>> {
+    Ok(customer::Entity::find()
+        .select_only()
+        .column(customer::Column::Id)
+        .filter(customer::Column::TenantId.eq(tenant_id))
+        .filter(customer::Column::TaxId.eq(tax_id))
+        .order_by_asc(customer::Column::Id)
+        .limit(2)
+        .into_tuple::<Id>()
+        .all(db)
+        .await?)
 }
 
 /// Deletes the customer with its contacts, orders, interactions, tags and satisfaction records.

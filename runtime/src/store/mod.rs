@@ -24,6 +24,7 @@ pub mod schedules;
 pub mod service_settings;
 pub mod sessions;
 pub mod surveys;
+pub mod sync;
 pub mod tasks;
 pub mod tenants;
 pub mod tickets;

@@ -11,6 +11,7 @@ pub struct Model {
     pub kind: String,
     pub industry: Option<String>,
     pub region: Option<String>,
+    pub tax_id: Option<String>,
     pub owner_id: Option<i64>,
     pub stage: String,
     pub needs: Option<String>,
