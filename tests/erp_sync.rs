@@ -354,7 +354,8 @@ async fn review_queue(backend: Backend) {
         sale_order(11, 3, at, "20", "EUR", at, "sale"),
         sale_order(12, 3, at, "30", "EUR", at, "done"),
     ];
-    let odoo = odoo_server(OdooMock::new(partners, orders, true)).await;
+    let mock = OdooMock::new(partners, orders, true);
+    let odoo = odoo_server(mock.clone()).await;
     enable_odoo(&server, &tenant, &odoo.base, ODOO_KEY).await;
     let settings = json!({"source": "odoo", "match_rule": {"by": "email"}});
     let (status, body) = put_settings(&server, &tenant, settings).await;
@@ -462,6 +463,27 @@ async fn review_queue(backend: Backend) {
     assert_eq!(counts(stream(&again, "orders")), [3, 0, 0, 3, 0]);
     let (_, pending) = server.get("/api/v1/sync/reviews", &tenant.token).await;
     assert_eq!(pending.as_array().unwrap().len(), 1, "{pending}");
+
+    // Dismissed, the entry stays dismissed when the ERP only touches the record, and comes
+    // back when the record really changes.
+    let ambiguous = id(&pending[0]);
+    let (status, body) = resolve(ambiguous, json!({"action": "dismiss"})).await;
+    assert_eq!(
+        (status, &body["status"]),
+        (StatusCode::OK, &json!("dismissed")),
+        "{body}"
+    );
+    let beta =
+        |written: &str, email: &str| partner(2, written, json!({"name": "Beta", "email": email}));
+    mock.upsert_partner(beta("2024-06-01 08:00:00", "shared@beta.example"));
+    sync_now(&server, &tenant).await;
+    let (_, pending) = server.get("/api/v1/sync/reviews", &tenant.token).await;
+    assert_eq!(pending, json!([]), "a touch does not undo a dismissal");
+    mock.upsert_partner(beta("2024-06-02 08:00:00", "new@beta.example"));
+    sync_now(&server, &tenant).await;
+    let (_, pending) = server.get("/api/v1/sync/reviews", &tenant.token).await;
+    assert_eq!(pending[0]["id"], ambiguous, "{pending}");
+    assert_eq!(pending[0]["reason"], "no_match");
 }
 
 /// 503s are retried with backoff and the run succeeds; bad credentials fail at once with the

@@ -74,7 +74,8 @@ enum Command {
         tier_debounce_seconds: u32,
         /// Seconds an ERP connector stays claimed by this process without a committed page;
         /// after a crash, its syncs resume once this has passed.
-        #[arg(long, env = "RAPPORT_SYNC_LEASE_SECONDS", default_value_t = 120)]
+        #[arg(long, env = "RAPPORT_SYNC_LEASE_SECONDS", default_value_t = 120,
+            value_parser = clap::value_parser!(u32).range(1..))]
         sync_lease_seconds: u32,
     },
     /// Apply, revert or list schema migrations.
@@ -113,7 +114,8 @@ enum SyncAction {
         tenant: String,
         /// Seconds the connector stays claimed without a committed page, should this process
         /// die; a run started meanwhile is refused.
-        #[arg(long, env = "RAPPORT_SYNC_LEASE_SECONDS", default_value_t = 120)]
+        #[arg(long, env = "RAPPORT_SYNC_LEASE_SECONDS", default_value_t = 120,
+            value_parser = clap::value_parser!(u32).range(1..))]
         lease_seconds: u32,
         #[command(flatten)]
         store: StoreArgs,

@@ -124,7 +124,6 @@ pub async fn execute(
     rows::finish_run(
         &tx,
         run,
-        &options.owner,
         outcome,
         error,
         retries.load(Ordering::Relaxed),
@@ -319,10 +318,10 @@ impl Engine<'_> {
         loop {
             // An empty page may hand back no cursor: where we stand stays where we resume.
             let next_cursor = page.next_cursor.clone().or_else(|| cursor.clone());
-            if page.has_more && page.records.is_empty() && next_cursor == cursor {
+            if page.has_more && next_cursor == cursor {
                 return Err(Failure::failed(
                     "connector_stalled",
-                    format!("the connector announced more of {stream} but did not move on"),
+                    format!("the connector announced more of {stream} but its cursor did not move"),
                 ));
             }
             let has_more = page.has_more;
@@ -367,7 +366,6 @@ impl Engine<'_> {
             run: self.run,
             run_stream_id,
             stream,
-            owner: &self.options.owner,
             lease_until: now + self.options.lease,
             now,
             retier_at: now + self.options.retier_delay,
@@ -382,6 +380,10 @@ impl Engine<'_> {
         }
         let commit = async {
             let tx = begin_write(self.db).await?;
+            // First, so the page holds the connector's row (and is refused if the lease moved
+            // to another process) before it reads anything it decides on.
+            let lease = &self.run.lease_owner;
+            rows::renew_lease(&tx, self.run.connector_id, lease, target.lease_until).await?;
             let mut counts = StreamCounts {
                 pages: 1,
                 ..Default::default()
@@ -441,7 +443,7 @@ impl Engine<'_> {
             let until = Utc::now()
                 + self.options.lease
                 + Duration::from_std(delay).unwrap_or(Duration::minutes(5));
-            rows::renew_lease(self.db, self.run.connector_id, &self.options.owner, until)
+            rows::renew_lease(self.db, self.run.connector_id, &self.run.lease_owner, until)
                 .await
                 .map_err(Failure::from_store)?;
             tokio::time::sleep(delay).await;

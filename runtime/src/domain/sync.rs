@@ -430,6 +430,17 @@ pub struct MappedOrder {
 /// Checks an external order and maps its amount, time and status word; the error says why it
 /// cannot be stored.
 pub fn map_order(order: &ExternalOrder) -> Result<MappedOrder, String> {
+    if [
+        &order.external_id,
+        &order.customer_external_id,
+        &order.currency,
+        &order.status,
+    ]
+    .iter()
+    .any(|text| text.contains('\0'))
+    {
+        return Err("the record contains a NUL character, which no database column takes".into());
+    }
     if order.external_id.trim().is_empty() || order.external_id.len() > 128 {
         return Err("the external id is empty or longer than 128 characters".into());
     }

@@ -194,7 +194,13 @@ async fn source_in_use(
         .limit(1)
         .count(db)
         .await?;
-    Ok(links + orders > 0)
+    let reviews = sync_review::Entity::find()
+        .filter(sync_review::Column::TenantId.eq(tenant_id))
+        .filter(sync_review::Column::Source.eq(source))
+        .limit(1)
+        .count(db)
+        .await?;
+    Ok(links + orders + reviews > 0)
 }
 
 /// Connectors whose schedule is due and whose lease is free: `(tenant, plugin)`.
@@ -228,6 +234,9 @@ fn lease_free(now: DateTime<Utc>) -> Condition {
 #[derive(Debug, Clone)]
 pub struct StartedRun {
     pub run_id: Id,
+    /// The lease's holder: this run alone, so that another run of the same process cannot
+    /// renew or release it.
+    pub lease_owner: String,
     pub connector_id: Id,
     pub tenant_id: Id,
     pub plugin_id: String,
@@ -254,8 +263,12 @@ pub async fn start_run(
             message: format!("syncing {plugin_id} is paused for this tenant"),
         });
     }
+    let lease_owner = format!("{owner}/{:016x}", rand::random::<u64>());
     let claimed = sync_connector::Entity::update_many()
-        .col_expr(sync_connector::Column::LeaseOwner, Expr::value(owner))
+        .col_expr(
+            sync_connector::Column::LeaseOwner,
+            Expr::value(lease_owner.as_str()),
+        )
         .col_expr(sync_connector::Column::LeaseUntil, Expr::value(lease_until))
         .filter(sync_connector::Column::Id.eq(row.id))
         .filter(lease_free(now))
@@ -316,6 +329,7 @@ pub async fn start_run(
     .await?;
     Ok(StartedRun {
         settings: settings_of(&row)?,
+        lease_owner,
         run_id: run.id,
         connector_id: row.id,
         tenant_id,
@@ -352,7 +366,6 @@ pub async fn renew_lease(
 pub async fn finish_run(
     db: &impl ConnectionTrait,
     run: &StartedRun,
-    owner: &str,
     outcome: RunOutcome,
     error: Option<&RunError>,
     retries: i32,
@@ -391,7 +404,7 @@ pub async fn finish_run(
         )
         .col_expr(sync_connector::Column::NextRunAt, Expr::value(next_run_at))
         .filter(sync_connector::Column::Id.eq(run.connector_id))
-        .filter(sync_connector::Column::LeaseOwner.eq(owner))
+        .filter(sync_connector::Column::LeaseOwner.eq(run.lease_owner.as_str()))
         .exec(db)
         .await?;
     Ok(())
@@ -472,15 +485,14 @@ pub struct PageTarget<'a> {
     pub run: &'a StartedRun,
     pub run_stream_id: Id,
     pub stream: &'a str,
-    pub owner: &'a str,
     pub lease_until: DateTime<Utc>,
     pub now: DateTime<Utc>,
     /// When the customers whose orders changed should be re-tiered.
     pub retier_at: DateTime<Utc>,
 }
 
-/// Finishes a page inside its transaction: the lease is renewed (or the page is refused), the
-/// stream's cursor moves to `cursor`, the run's counters grow, and a page that ended the stream
+/// Finishes a page inside its transaction (which began with [`renew_lease`], so the page is
+/// refused when another process took over): the stream's cursor moves to `cursor`, the run's counters grow, and a page that ended the stream
 /// records its success.
 pub async fn commit_page(
     db: &impl ConnectionTrait,
@@ -489,13 +501,6 @@ pub async fn commit_page(
     counts: &StreamCounts,
     stream_finished: bool,
 ) -> StoreResult<()> {
-    renew_lease(
-        db,
-        target.run.connector_id,
-        target.owner,
-        target.lease_until,
-    )
-    .await?;
     let row = sync_stream::ActiveModel {
         tenant_id: Set(target.run.tenant_id),
         connector_id: Set(target.run.connector_id),
@@ -674,6 +679,24 @@ async fn place_customer(
     run: &StartedRun,
     record: &ExternalCustomer,
 ) -> StoreResult<Placement> {
+    let texts = [&record.external_id, &record.name];
+    let optional = [
+        &record.tax_id,
+        &record.email,
+        &record.phone,
+        &record.industry,
+    ];
+    if texts.iter().any(|t| t.contains('\0'))
+        || optional
+            .iter()
+            .flat_map(|t| t.as_deref())
+            .any(|t| t.contains('\0'))
+    {
+        return Ok(Placement::Review(
+            ReviewReason::Invalid,
+            "the record contains a NUL character, which no database column takes".into(),
+        ));
+    }
     if record.external_id.trim().is_empty() || record.external_id.len() > 128 {
         return Ok(Placement::Review(
             ReviewReason::Invalid,
@@ -884,11 +907,13 @@ async fn import_waiting_orders(
         .all(db)
         .await?;
     let mut orders = Vec::new();
+    let mut imported_ids = Vec::new();
     for row in &waiting {
         if let Ok(ExternalRecord::Order(order)) = serde_json::from_str(&row.record)
             && let Ok(mapped) = map_order(&order)
         {
             orders.push(mapped);
+            imported_ids.push(row.id);
         }
     }
     let customers = HashMap::from([(customer_external_id.to_owned(), customer_id)]);
@@ -898,7 +923,7 @@ async fn import_waiting_orders(
         .col_expr(sync_review::Column::Status, Expr::value(imported))
         .col_expr(sync_review::Column::CustomerId, Expr::value(customer_id))
         .col_expr(sync_review::Column::UpdatedAt, Expr::value(target.now))
-        .filter(sync_review::Column::Id.is_in(waiting.iter().map(|row| row.id)))
+        .filter(sync_review::Column::Id.is_in(imported_ids))
         .exec(db)
         .await?;
     Ok(())
@@ -918,12 +943,28 @@ async fn refresh_linked(
         .filter(sync_link::Column::Id.eq(link.id))
         .exec(db)
         .await?;
+    // Only values the CRM itself would accept: a later edit of the customer re-validates them.
     let fills = [
         (
             customer::Column::TaxId,
-            record.tax_id.as_deref().and_then(normalize_tax_id),
+            record
+                .tax_id
+                .as_deref()
+                .and_then(normalize_tax_id)
+                .filter(|tax_id| {
+                    crate::domain::customer::TAX_ID_CHARS.contains(&tax_id.len())
+                        && tax_id.chars().all(|c| c.is_ascii_alphanumeric())
+                }),
         ),
-        (customer::Column::Industry, record.industry.clone()),
+        (
+            customer::Column::Industry,
+            record
+                .industry
+                .as_deref()
+                .map(str::trim)
+                .filter(|industry| !industry.is_empty() && industry.chars().count() <= 100)
+                .map(str::to_owned),
+        ),
     ];
     for (column, value) in fills {
         let Some(value) = value else { continue };
@@ -961,6 +1002,9 @@ async fn queue_review(
     let reason: &'static str = reason.into();
     let pending: &'static str = ReviewStatus::Pending.into();
     let text = serde_json::to_string(record).expect("records serialise");
+    // PostgreSQL text takes no NUL; the record itself keeps it, escaped in its JSON.
+    let external_id = &external_id.replace('\0', "\u{FFFD}");
+    let customer_external_id = customer_external_id.map(|id| id.replace('\0', "\u{FFFD}"));
     let existing = sync_review::Entity::find()
         .filter(sync_review::Column::TenantId.eq(run.tenant_id))
         .filter(sync_review::Column::Source.eq(run.source.as_str()))
@@ -968,14 +1012,15 @@ async fn queue_review(
         .filter(sync_review::Column::ExternalId.eq(external_id.as_str()))
         .one(db)
         .await?;
+    let dismissed: &'static str = ReviewStatus::Dismissed.into();
     let mut row = match existing {
-        Some(row) if row.record == text && row.status != pending => return Ok(()),
+        Some(row) if row.status == dismissed && same_content(&row.record, &text) => return Ok(()),
         Some(row) => sync_review::ActiveModel::from(row),
         None => sync_review::ActiveModel {
             tenant_id: Set(run.tenant_id),
             source: Set(run.source.clone()),
             kind: Set(kind.to_owned()),
-            external_id: Set(external_id.chars().take(255).collect()),
+            external_id: Set(external_id.clone()),
             created_at: Set(target.now),
             ..Default::default()
         },
@@ -991,6 +1036,22 @@ async fn queue_review(
     row.updated_at = Set(target.now);
     row.save(db).await?;
     Ok(())
+}
+
+/// Whether two stored records say the same once the ERP's modification time is left out: a
+/// record only touched in the ERP does not bring a dismissed entry back.
+fn same_content(stored: &str, read: &str) -> bool {
+    let strip = |text: &str| {
+        serde_json::from_str::<serde_json::Value>(text)
+            .ok()
+            .map(|mut value| {
+                if let Some(object) = value.as_object_mut() {
+                    object.remove("modified_at");
+                }
+                value
+            })
+    };
+    matches!((strip(stored), strip(read)), (Some(a), Some(b)) if a == b)
 }
 
 // ---- importing orders ----------------------------------------------------------------------
@@ -1412,7 +1473,26 @@ pub async fn resolve_review(
     actor: Id,
 ) -> StoreResult<ReviewItem> {
     let row = review_row(db, tenant_id, review_id).await?;
-    if row.status != <&'static str>::from(ReviewStatus::Pending) {
+    let now = Utc::now();
+    // Taking the connector's row first orders this against a page import of the same
+    // connector on PostgreSQL (SQLite writers are serial anyway): otherwise a page could queue an
+    // order for a customer this resolution links, after it looked for waiting orders.
+    sync_connector::Entity::update_many()
+        .col_expr(sync_connector::Column::UpdatedAt, Expr::value(now))
+        .filter(sync_connector::Column::Id.eq(row.connector_id))
+        .exec(db)
+        .await?;
+    // Claimed conditionally, so that of two concurrent resolutions exactly one goes on; the
+    // final status is set below, in the same transaction.
+    let claimed_status: &'static str = ReviewStatus::Dismissed.into();
+    let pending: &'static str = ReviewStatus::Pending.into();
+    let claimed = sync_review::Entity::update_many()
+        .col_expr(sync_review::Column::Status, Expr::value(claimed_status))
+        .filter(sync_review::Column::Id.eq(row.id))
+        .filter(sync_review::Column::Status.eq(pending))
+        .exec(db)
+        .await?;
+    if claimed.rows_affected != 1 {
         return Err(StoreError::Conflict {
             code: "review_resolved",
             message: format!("this review item is already {}", row.status),
@@ -1424,9 +1504,9 @@ pub async fn resolve_review(
         .ok_or(StoreError::NotFound("sync connector"))?;
     let record: ExternalRecord = serde_json::from_str(&row.record)
         .map_err(|error| StoreError::Corrupt(format!("sync_reviews.record: {error}")))?;
-    let now = Utc::now();
     let run = StartedRun {
         run_id: 0,
+        lease_owner: String::new(),
         connector_id: connector.id,
         tenant_id,
         settings: settings_of(&connector)?,
@@ -1437,17 +1517,16 @@ pub async fn resolve_review(
         run: &run,
         run_stream_id: 0,
         stream: "",
-        owner: "",
         lease_until: now,
         now,
         retier_at: now + chrono::Duration::seconds(60),
     };
-    let status = match (resolution, &record) {
-        (ReviewResolution::Dismiss, _) => ReviewStatus::Dismissed,
+    let (status, customer_id) = match (resolution, &record) {
+        (ReviewResolution::Dismiss, _) => (ReviewStatus::Dismissed, None),
         (ReviewResolution::Link { customer_id }, ExternalRecord::Customer(customer)) => {
             super::customers::ensure_exists(db, tenant_id, customer_id).await?;
             link_external(db, &target, customer, customer_id, "review").await?;
-            ReviewStatus::Linked
+            (ReviewStatus::Linked, Some(customer_id))
         }
         (ReviewResolution::Create { code, owner_id }, ExternalRecord::Customer(customer)) => {
             let customer_id = create_customer(db, &run, customer, code, owner_id)
@@ -1457,7 +1536,7 @@ pub async fn resolve_review(
                     message,
                 })?;
             link_external(db, &target, customer, customer_id, "created").await?;
-            ReviewStatus::Created
+            (ReviewStatus::Created, Some(customer_id))
         }
         (_, ExternalRecord::Order(_)) => {
             return Err(StoreError::Conflict {
@@ -1470,6 +1549,7 @@ pub async fn resolve_review(
     let status_text: &'static str = status.into();
     let mut active = sync_review::ActiveModel::from(review_row(db, tenant_id, review_id).await?);
     active.status = Set(status_text.to_owned());
+    active.customer_id = Set(customer_id);
     active.resolved_by = Set(Some(actor));
     active.updated_at = Set(now);
     active.update(db).await?;
