@@ -1547,7 +1547,8 @@ pub async fn resolve_review(
         }
     };
     let status_text: &'static str = status.into();
-    let mut active = sync_review::ActiveModel::from(review_row(db, tenant_id, review_id).await?);
+    // The row read above; every column this sets is set explicitly.
+    let mut active = sync_review::ActiveModel::from(row);
     active.status = Set(status_text.to_owned());
     active.customer_id = Set(customer_id);
     active.resolved_by = Set(Some(actor));
