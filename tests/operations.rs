@@ -150,6 +150,16 @@ const ROUTES: &[(&str, &str)] = &[
     ("put", "/api/v1/surveys/opt-outs/{contact_id}"),
     ("delete", "/api/v1/surveys/opt-outs/{contact_id}"),
     ("get", "/api/v1/surveys/kpis"),
+    ("get", "/api/v1/sync/connectors"),
+    ("get", "/api/v1/sync/connectors/{plugin_id}"),
+    ("put", "/api/v1/sync/connectors/{plugin_id}"),
+    ("post", "/api/v1/sync/connectors/{plugin_id}/runs"),
+    ("post", "/api/v1/sync/connectors/{plugin_id}/check"),
+    ("get", "/api/v1/sync/runs"),
+    ("get", "/api/v1/sync/runs/{id}"),
+    ("get", "/api/v1/sync/reviews"),
+    ("get", "/api/v1/sync/reviews/{id}"),
+    ("post", "/api/v1/sync/reviews/{id}/resolution"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
