@@ -19,7 +19,7 @@ use chrono::{Duration, Utc};
 use sea_orm::DatabaseConnection;
 
 use crate::domain::Id;
-use crate::domain::erp_records::{Page, ReadRequest, RecordKind};
+use crate::domain::erp_records::{ExternalRecord, Page, ReadRequest, RecordKind};
 use crate::domain::sync::{RunError, RunOutcome, RunTrigger, StreamCounts, SyncRun, SyncSettings};
 use crate::plugins::PluginError;
 use crate::registry::{ErpSession, Registry, RegistryError};
@@ -352,7 +352,9 @@ impl Engine<'_> {
         }
     }
 
-    /// Imports one page with its cursor, in one transaction.
+    /// Imports one page with its cursor, in one transaction, on a task of its own: the next
+    /// page's read runs the plugin on this task meanwhile, and the database work must not wait
+    /// for the plugin's turn to be polled.
     async fn write(
         &self,
         stream: &str,
@@ -361,48 +363,26 @@ impl Engine<'_> {
         cursor: Option<&str>,
         stream_finished: bool,
     ) -> Result<StreamCounts, Failure> {
-        let now = Utc::now();
-        let target = PageTarget {
-            run: self.run,
+        let write = PageWrite {
+            db: self.db.clone(),
+            run: self.run.clone(),
+            stream: stream.to_owned(),
             run_stream_id,
-            stream,
-            lease_until: now + self.options.lease,
-            now,
-            retier_at: now + self.options.retier_delay,
+            cursor: cursor.map(str::to_owned),
+            stream_finished,
+            lease: self.options.lease,
+            retier_delay: self.options.retier_delay,
         };
-        let mut customers = Vec::new();
-        let mut orders = Vec::new();
-        for record in page.records {
-            match record {
-                crate::domain::erp_records::ExternalRecord::Customer(c) => customers.push(c),
-                crate::domain::erp_records::ExternalRecord::Order(o) => orders.push(o),
+        match tokio::spawn(write.commit(page)).await {
+            Ok(written) => written.map_err(Failure::from_store),
+            Err(error) => {
+                tracing::error!(%error, "sync run: the page import task failed");
+                Err(Failure::failed(
+                    "internal",
+                    "the server failed to store a page; see its log",
+                ))
             }
         }
-        let commit = async {
-            let tx = begin_write(self.db).await?;
-            // First, so the page holds the connector's row (and is refused if the lease moved
-            // to another process) before it reads anything it decides on.
-            let lease = &self.run.lease_owner;
-            rows::renew_lease(&tx, self.run.connector_id, lease, target.lease_until).await?;
-            let mut counts = StreamCounts {
-                pages: 1,
-                ..Default::default()
-            };
-            if !customers.is_empty() {
-                let mut applied = rows::apply_customers(&tx, &target, customers).await?;
-                applied.pages = 0;
-                counts.add(&applied);
-            }
-            if !orders.is_empty() {
-                let mut applied = rows::apply_orders(&tx, &target, orders).await?;
-                applied.pages = 0;
-                counts.add(&applied);
-            }
-            rows::commit_page(&tx, &target, cursor, &counts, stream_finished).await?;
-            tx.commit().await?;
-            Ok::<_, StoreError>(counts)
-        };
-        commit.await.map_err(Failure::from_store)
     }
 
     async fn read(
@@ -448,5 +428,62 @@ impl Engine<'_> {
                 .map_err(Failure::from_store)?;
             tokio::time::sleep(delay).await;
         }
+    }
+}
+
+/// One page's import, owning what it needs so it can run on its own task.
+struct PageWrite {
+    db: DatabaseConnection,
+    run: StartedRun,
+    stream: String,
+    run_stream_id: Id,
+    cursor: Option<String>,
+    stream_finished: bool,
+    lease: Duration,
+    retier_delay: Duration,
+}
+
+impl PageWrite {
+    async fn commit(self, page: Page) -> Result<StreamCounts, StoreError> {
+        let now = Utc::now();
+        let target = PageTarget {
+            run: &self.run,
+            run_stream_id: self.run_stream_id,
+            stream: &self.stream,
+            lease_until: now + self.lease,
+            now,
+            retier_at: now + self.retier_delay,
+        };
+        let mut customers = Vec::new();
+        let mut orders = Vec::new();
+        for record in page.records {
+            match record {
+                ExternalRecord::Customer(c) => customers.push(c),
+                ExternalRecord::Order(o) => orders.push(o),
+            }
+        }
+        let tx = begin_write(&self.db).await?;
+        // First, so the page holds the connector's row (and is refused if the lease moved to
+        // another process) before it reads anything it decides on.
+        let lease = &self.run.lease_owner;
+        rows::renew_lease(&tx, self.run.connector_id, lease, target.lease_until).await?;
+        let mut counts = StreamCounts {
+            pages: 1,
+            ..Default::default()
+        };
+        if !customers.is_empty() {
+            let mut applied = rows::apply_customers(&tx, &target, customers).await?;
+            applied.pages = 0;
+            counts.add(&applied);
+        }
+        if !orders.is_empty() {
+            let mut applied = rows::apply_orders(&tx, &target, orders).await?;
+            applied.pages = 0;
+            counts.add(&applied);
+        }
+        let cursor = self.cursor.as_deref();
+        rows::commit_page(&tx, &target, cursor, &counts, self.stream_finished).await?;
+        tx.commit().await?;
+        Ok(counts)
     }
 }

@@ -25,7 +25,7 @@ pub async fn load(
     let (contacts, recent_interactions, order_stats, history) = tokio::try_join!(
         contacts::all_of_customer(db, customer_id, view::MAX_CONTACTS),
         interactions::latest_of_customer(db, customer_id, recent_interactions),
-        order_stats(db, customer_id, now),
+        order_stats(db, tenant_id, customer_id, now),
         satisfaction::latest_of_customer(db, customer_id, view::SATISFACTION_HISTORY),
     )?;
     let last_contact_at = recent_interactions.first().map(|i| i.occurred_at);
@@ -63,6 +63,7 @@ fn sum_bigint(expr: Expr) -> Expr {
 
 async fn order_stats(
     db: &impl ConnectionTrait,
+    tenant_id: Id,
     customer_id: Id,
     now: DateTime<Utc>,
 ) -> StoreResult<OrderStats> {
@@ -85,6 +86,7 @@ async fn order_stats(
             ),
             "recent_e4",
         )
+        .filter(order::Column::TenantId.eq(tenant_id))
         .filter(order::Column::CustomerId.eq(customer_id))
         .filter(order::Column::Status.is_not_in(counted_statuses()))
         .group_by(order::Column::Currency)
@@ -92,6 +94,7 @@ async fn order_stats(
         .into_model::<CurrencyTotals>()
         .all(db);
     let last_query = order::Entity::find()
+        .filter(order::Column::TenantId.eq(tenant_id))
         .filter(order::Column::CustomerId.eq(customer_id))
         .filter(order::Column::Status.is_not_in(counted_statuses()))
         .order_by_desc(order::Column::OrderedAt)

@@ -105,6 +105,13 @@ pub async fn connect(url: &str) -> StoreResult<DatabaseConnection> {
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
+                // 64 MiB per connection at most (the default is 2 MiB): bulk imports touch
+                // index pages all over the orders table, and every page SQLite cannot keep is
+                // read back from the OS and written out again before the commit.
+                .pragma("cache_size", "-65536")
+                // Checkpoint every 64 MiB of WAL instead of every 4 MiB: a page rewritten by
+                // many commits in between is copied into the database (and synced) once.
+                .pragma("wal_autocheckpoint", "16384")
         });
     Ok(Database::connect(options).await?)
 }

@@ -88,7 +88,9 @@ pub async fn list(
     page: &PageRequest,
 ) -> StoreResult<Page<Order>> {
     customers::ensure_exists(db, tenant_id, customer_id).await?;
-    let query = order::Entity::find().filter(order::Column::CustomerId.eq(customer_id));
+    let query = order::Entity::find()
+        .filter(order::Column::TenantId.eq(tenant_id))
+        .filter(order::Column::CustomerId.eq(customer_id));
     let rows = newest_first(query, order::Column::OrderedAt, order::Column::Id, page)?
         .all(db)
         .await?;

@@ -1145,7 +1145,7 @@ async fn upsert_orders(
         updated: 0,
         unchanged: 0,
     };
-    let mut new_rows = Vec::new();
+    let mut new_rows: Vec<NewOrder> = Vec::new();
     let mut touched: HashSet<Id> = HashSet::new();
     for order in orders {
         let customer_id = customers[&order.customer_external_id];
@@ -1181,34 +1181,77 @@ async fn upsert_orders(
             }
             None => {
                 touched.insert(customer_id);
-                new_rows.push(order::ActiveModel {
-                    tenant_id: Set(run.tenant_id),
-                    customer_id: Set(customer_id),
-                    source: Set(run.source.clone()),
-                    external_id: Set(order.external_id.clone()),
-                    amount_e4: Set(units),
-                    currency: Set(order.amount.currency.clone()),
-                    product: Set(None),
-                    category: Set(None),
-                    ordered_at: Set(order.ordered_at),
-                    status: Set(status.to_owned()),
-                    created_at: Set(target.now),
-                    updated_at: Set(target.now),
-                    ..Default::default()
+                new_rows.push(NewOrder {
+                    customer_id,
+                    order,
+                    units,
+                    status,
                 });
                 result.inserted += 1;
             }
         }
     }
-    let mut rows = new_rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<_> = rows.by_ref().take(CHUNK).collect();
-        order::Entity::insert_many(chunk)
-            .exec_without_returning(db)
-            .await?;
+    for chunk in new_rows.chunks(CHUNK) {
+        insert_orders(db, target, chunk).await?;
     }
     request_retiers(db, run.tenant_id, touched, target.retier_at).await?;
     Ok(result)
+}
+
+struct NewOrder<'a> {
+    customer_id: Id,
+    order: &'a MappedOrder,
+    units: i64,
+    status: &'static str,
+}
+
+/// One multi-row `INSERT` written by hand rather than through `insert_many`: a bulk import
+/// spends much of its time outside the database building sea-orm's per-row models and
+/// expressions. Parameters are positional (`?`) on SQLite: it looks numbered ones up by name,
+/// one linear scan per parameter.
+async fn insert_orders(
+    db: &impl ConnectionTrait,
+    target: &PageTarget<'_>,
+    rows: &[NewOrder<'_>],
+) -> StoreResult<()> {
+    const COLUMNS: usize = 10;
+    let backend = db.get_database_backend();
+    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(rows.len() * COLUMNS);
+    for row in rows {
+        values.extend([
+            target.run.tenant_id.into(),
+            row.customer_id.into(),
+            target.run.source.clone().into(),
+            row.order.external_id.clone().into(),
+            row.units.into(),
+            row.order.amount.currency.clone().into(),
+            row.order.ordered_at.into(),
+            row.status.into(),
+            target.now.into(),
+            target.now.into(),
+        ]);
+    }
+    let tuples: Vec<String> = (0..rows.len())
+        .map(|row| {
+            let marks: Vec<String> = (1..=COLUMNS)
+                .map(|column| match backend {
+                    DbBackend::Postgres => format!("${}", row * COLUMNS + column),
+                    _ => "?".to_owned(),
+                })
+                .collect();
+            format!("({})", marks.join(", "))
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO orders (tenant_id, customer_id, source, external_id, amount_e4, currency, \
+         ordered_at, status, created_at, updated_at) VALUES {}",
+        tuples.join(", ")
+    );
+    db.execute_raw(sea_orm::Statement::from_sql_and_values(
+        backend, sql, values,
+    ))
+    .await?;
+    Ok(())
 }
 
 /// One debounced re-tier request per customer, as `tiering::request_retier` makes them, a
