@@ -1338,32 +1338,50 @@ fn duration_ms(started: DateTime<Utc>, finished: Option<DateTime<Utc>>) -> Optio
     finished.map(|finished| (finished - started).num_milliseconds())
 }
 
-async fn run_view(db: &impl ConnectionTrait, row: sync_run::Model) -> StoreResult<SyncRun> {
-    let streams = sync_run_stream::Entity::find()
-        .filter(sync_run_stream::Column::RunId.eq(row.id))
-        .order_by_asc(sync_run_stream::Column::Id)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|s| {
-            Ok(StreamRun {
-                outcome: parse_column("sync_run_streams.outcome", &s.outcome)?,
-                counts: StreamCounts {
-                    pages: s.pages,
-                    records_read: s.records_read,
-                    inserted: s.inserted,
-                    updated: s.updated,
-                    unchanged: s.unchanged,
-                    unmatched: s.unmatched,
-                },
-                error: run_error(s.error_code, s.error_message),
-                duration_ms: duration_ms(s.started_at, s.finished_at),
-                stream: s.stream,
-                started_at: s.started_at,
-                finished_at: s.finished_at,
-            })
+fn stream_run(s: sync_run_stream::Model) -> StoreResult<StreamRun> {
+    Ok(StreamRun {
+        outcome: parse_column("sync_run_streams.outcome", &s.outcome)?,
+        counts: StreamCounts {
+            pages: s.pages,
+            records_read: s.records_read,
+            inserted: s.inserted,
+            updated: s.updated,
+            unchanged: s.unchanged,
+            unmatched: s.unmatched,
+        },
+        error: run_error(s.error_code, s.error_message),
+        duration_ms: duration_ms(s.started_at, s.finished_at),
+        stream: s.stream,
+        started_at: s.started_at,
+        finished_at: s.finished_at,
+    })
+}
+
+/// The runs with their streams, read in one query for all of them.
+async fn run_views(
+    db: &impl ConnectionTrait,
+    rows: Vec<sync_run::Model>,
+) -> StoreResult<Vec<SyncRun>> {
+    let mut streams: HashMap<Id, Vec<StreamRun>> = HashMap::new();
+    if !rows.is_empty() {
+        for s in sync_run_stream::Entity::find()
+            .filter(sync_run_stream::Column::RunId.is_in(rows.iter().map(|row| row.id)))
+            .order_by_asc(sync_run_stream::Column::Id)
+            .all(db)
+            .await?
+        {
+            streams.entry(s.run_id).or_default().push(stream_run(s)?);
+        }
+    }
+    rows.into_iter()
+        .map(|row| {
+            let streams = streams.remove(&row.id).unwrap_or_default();
+            run_view(row, streams)
         })
-        .collect::<StoreResult<Vec<_>>>()?;
+        .collect()
+}
+
+fn run_view(row: sync_run::Model, streams: Vec<StreamRun>) -> StoreResult<SyncRun> {
     Ok(SyncRun {
         trigger: parse_column("sync_runs.trigger", &row.trigger)?,
         outcome: parse_column("sync_runs.outcome", &row.outcome)?,
@@ -1385,7 +1403,8 @@ pub async fn get_run(db: &impl ConnectionTrait, tenant_id: Id, run_id: Id) -> St
         .one(db)
         .await?
         .ok_or(StoreError::NotFound("sync run"))?;
-    run_view(db, row).await
+    let mut runs = run_views(db, vec![row]).await?;
+    Ok(runs.remove(0))
 }
 
 /// The tenant's runs, newest first, optionally of one connector, before run id `before`.
@@ -1408,11 +1427,7 @@ pub async fn list_runs(
         .limit(limit)
         .all(db)
         .await?;
-    let mut runs = Vec::with_capacity(rows.len());
-    for row in rows {
-        runs.push(run_view(db, row).await?);
-    }
-    Ok(runs)
+    run_views(db, rows).await
 }
 
 // ---- the review queue ----------------------------------------------------------------------
