@@ -13,8 +13,8 @@
 //! `PATH`. When either is missing, [`Browser::start`] prints a SKIPPED banner and returns `None`,
 //! and the test returns without failing. When both are there, any failure to start is a panic.
 //!
-//! Everything is bounded in time: starting takes at most [`START_TIMEOUT`], every other call at
-//! most [`CALL_TIMEOUT`], or the test panics. `chromedriver` runs in a process group of its own
+//! Everything is bounded in time: starting takes at most [`START_ATTEMPTS`] tries of
+//! [`START_TIMEOUT`] each, every other call at most [`CALL_TIMEOUT`], or the test panics. `chromedriver` runs in a process group of its own
 //! together with the Chromium it starts; dropping the [`Browser`] (also while unwinding from a
 //! panic) kills that whole group and removes the profile directory.
 
@@ -29,8 +29,10 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-/// Longest wait for `chromedriver` to listen and a Chromium session to open.
-pub const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest wait for `chromedriver` to listen and a Chromium session to open, per attempt.
+pub const START_TIMEOUT: Duration = Duration::from_secs(40);
+/// How many times a start is tried before the test fails.
+pub const START_ATTEMPTS: u32 = 3;
 /// Longest wait for any one browser call (navigation, lookup, script).
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Window size of [`Browser::start`].
@@ -83,27 +85,48 @@ impl Browser {
                 return None;
             }
         };
-        let started = tokio::time::timeout(
-            START_TIMEOUT,
-            Browser::launch(&chromium, &chromedriver, width, height),
-        )
-        .await;
-        match started {
-            Ok(browser) => Some(browser),
-            Err(_) => panic!(
-                "browser: chromedriver ({}) + Chromium ({}) did not start within {START_TIMEOUT:?}",
-                chromedriver.display(),
-                chromium.display()
-            ),
+        // A loaded CI machine has been seen to leave one start hanging; each attempt is
+        // bounded, killed when it overruns, and tried again with a fresh profile.
+        let mut failures = Vec::new();
+        for attempt in 1..=START_ATTEMPTS {
+            let profile = tempfile::Builder::new()
+                .prefix("rapport-browser-")
+                .tempdir()
+                .expect("browser: temp dir for the Chromium profile");
+            let log = profile.path().join("chromedriver.log");
+            let launch = Browser::launch(&chromium, &chromedriver, profile.path(), width, height);
+            let failure = match tokio::time::timeout(START_TIMEOUT, launch).await {
+                Ok(Ok((client, driver))) => {
+                    return Some(Browser {
+                        client,
+                        driver,
+                        profile,
+                    });
+                }
+                Ok(Err(failure)) => failure,
+                Err(_) => format!("no session within {START_TIMEOUT:?}\n{}", read_log(&log)),
+            };
+            eprintln!("browser: start attempt {attempt} of {START_ATTEMPTS} failed: {failure}");
+            failures.push(format!("attempt {attempt}: {failure}"));
         }
+        panic!(
+            "browser: chromedriver ({}) + Chromium ({}) did not start:\n{}",
+            chromedriver.display(),
+            chromium.display(),
+            failures.join("\n")
+        )
     }
 
-    async fn launch(chromium: &Path, chromedriver: &Path, width: u32, height: u32) -> Browser {
-        let profile = tempfile::Builder::new()
-            .prefix("rapport-browser-")
-            .tempdir()
-            .expect("browser: temp dir for the Chromium profile");
-        let log = profile.path().join("chromedriver.log");
+    /// One start: chromedriver on a free port, then a session, with the profile and log in
+    /// `profile`. Dropping the future (on a time-out) kills what it started.
+    async fn launch(
+        chromium: &Path,
+        chromedriver: &Path,
+        profile: &Path,
+        width: u32,
+        height: u32,
+    ) -> Result<(Client, Driver), String> {
+        let log = profile.join("chromedriver.log");
         // The free port is found by binding and releasing it, so another process may take it in
         // between; chromedriver then exits at once and the next attempt gets another port.
         let mut attempts = 0;
@@ -129,14 +152,16 @@ impl Browser {
                 Err(exit) if attempts < 3 => {
                     eprintln!("browser: chromedriver exited early ({exit}), retrying");
                 }
-                Err(exit) => panic!(
-                    "browser: chromedriver {} did not listen on 127.0.0.1:{port}: {exit}\n{}",
-                    chromedriver.display(),
-                    read_log(&log)
-                ),
+                Err(exit) => {
+                    return Err(format!(
+                        "chromedriver {} did not listen on 127.0.0.1:{port}: {exit}\n{}",
+                        chromedriver.display(),
+                        read_log(&log)
+                    ));
+                }
             }
         };
-        let user_data_dir = profile.path().join("chromium");
+        let user_data_dir = profile.join("chromium");
         let capabilities = json!({
             "browserName": "chrome",
             "pageLoadStrategy": "normal",
@@ -180,17 +205,13 @@ impl Browser {
             Err(error) => {
                 let log = read_log(&log);
                 drop(driver);
-                panic!(
-                    "browser: no session from chromedriver with Chromium {}: {error}\n{log}",
+                return Err(format!(
+                    "no session from chromedriver with Chromium {}: {error}\n{log}",
                     chromium.display()
-                );
+                ));
             }
         };
-        Browser {
-            client,
-            driver,
-            profile,
-        }
+        Ok((client, driver))
     }
 
     /// Navigates to `url` and waits for the page to load.
