@@ -1,33 +1,42 @@
-//! Assembles the 360° view with a handful of indexed queries run concurrently.
+//! Assembles the 360° view with a handful of indexed queries in one read transaction.
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect,
+    QuerySelect, TransactionSession, TransactionTrait,
 };
 
 use super::entity::order;
 use super::{StoreResult, contacts, customers, interactions, orders, satisfaction};
 use crate::domain::Id;
+use crate::domain::access::Visibility;
 use crate::domain::customer360::{self as view, Customer360, OrderStats, SatisfactionSummary};
 use crate::domain::money::Money;
 use crate::domain::order::OrderStatus;
 
+/// The view of a customer within `visibility`; one out of it is `NotFound`, as a missing one is.
+///
+/// Every part is read in one read transaction: the parts agree with each other (no order
+/// counted that the last order does not show), and the view costs one pooled connection
+/// instead of one per part, which is what bounds a busy server on SQLite.
 pub async fn load(
-    db: &impl ConnectionTrait,
+    db: &impl TransactionTrait,
     tenant_id: Id,
     customer_id: Id,
+    visibility: Visibility,
     recent_interactions: u64,
     now: DateTime<Utc>,
 ) -> StoreResult<Customer360> {
-    let profile = customers::get(db, tenant_id, customer_id).await?;
-    let (contacts, recent_interactions, order_stats, history) = tokio::try_join!(
-        contacts::all_of_customer(db, customer_id, view::MAX_CONTACTS),
-        interactions::latest_of_customer(db, customer_id, recent_interactions),
-        order_stats(db, tenant_id, customer_id, now),
-        satisfaction::latest_of_customer(db, customer_id, view::SATISFACTION_HISTORY),
-    )?;
+    let tx = db.begin().await?;
+    let profile = customers::get_visible(&tx, tenant_id, customer_id, visibility).await?;
+    let contacts = contacts::all_of_customer(&tx, customer_id, view::MAX_CONTACTS).await?;
+    let recent_interactions =
+        interactions::latest_of_customer(&tx, customer_id, recent_interactions).await?;
+    let order_stats = order_stats(&tx, tenant_id, customer_id, now).await?;
+    let history =
+        satisfaction::latest_of_customer(&tx, customer_id, view::SATISFACTION_HISTORY).await?;
+    tx.commit().await?;
     let last_contact_at = recent_interactions.first().map(|i| i.occurred_at);
     Ok(Customer360 {
         profile,
@@ -100,7 +109,8 @@ async fn order_stats(
         .order_by_desc(order::Column::OrderedAt)
         .order_by_desc(order::Column::Id)
         .one(db);
-    let (totals, last) = tokio::try_join!(totals_query, last_query)?;
+    let totals = totals_query.await?;
+    let last = last_query.await?;
     let mut stats = OrderStats {
         last_order: last.map(orders::to_domain).transpose()?,
         total_value: Some(Vec::new()),

@@ -228,7 +228,23 @@ async fn tags_of(
 }
 
 pub async fn get(db: &impl ConnectionTrait, tenant_id: Id, id: Id) -> StoreResult<Customer> {
-    let row = find(db, tenant_id, id).await?;
+    get_visible(db, tenant_id, id, Visibility::All).await
+}
+
+/// [`get`] for a caller who sees only `visibility`: a customer out of scope is
+/// `NotFound("customer")`, as a missing one is ([`ensure_visible`] and the read in one query).
+pub async fn get_visible(
+    db: &impl ConnectionTrait,
+    tenant_id: Id,
+    id: Id,
+    visibility: Visibility,
+) -> StoreResult<Customer> {
+    let row = customer::Entity::find_by_id(id)
+        .filter(customer::Column::TenantId.eq(tenant_id))
+        .filter(visible(tenant_id, visibility))
+        .one(db)
+        .await?
+        .ok_or(StoreError::NotFound("customer"))?;
     let tags = tags_of(db, &[id]).await?.remove(&id).unwrap_or_default();
     to_domain(row, tags)
 }

@@ -112,6 +112,9 @@ pub async fn connect(url: &str) -> StoreResult<DatabaseConnection> {
                 // Checkpoint every 64 MiB of WAL instead of every 4 MiB: a page rewritten by
                 // many commits in between is copied into the database (and synced) once.
                 .pragma("wal_autocheckpoint", "16384")
+                // Pages are read straight from the OS's file cache instead of copied out of it
+                // by a read call each; address space only, shared by every connection.
+                .pragma("mmap_size", "1073741824")
         });
     Ok(Database::connect(options).await?)
 }
