@@ -24,6 +24,7 @@ pub mod tiering;
 
 /// mimalloc for every binary built on the library (server, CLI, tests, benchmarks): the store's
 /// drivers allocate and free a few buffers per row from several threads at once, where glibc's
-/// allocator spends a fifth of a busy server's time.
+/// allocator took about a fifth of the CPU samples of the 360° benchmark (with SQLite built
+/// without memory statistics, mimalloc doubled that benchmark's throughput).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
