@@ -55,7 +55,8 @@ async fn subjects(
             )
         })
         .collect();
-    let facts = tiering::facts_of(db, tenant_id, currency, rows, now).await?;
+    let subjects = rows.iter().map(tiering::FactsSubject::from).collect();
+    let facts = tiering::facts_of(db, tenant_id, currency, subjects, now).await?;
     Ok(facts
         .into_iter()
         .zip(people)

@@ -25,6 +25,8 @@ pub mod tiering;
 /// mimalloc for every binary built on the library (server, CLI, tests, benchmarks): the store's
 /// drivers allocate and free a few buffers per row from several threads at once, where glibc's
 /// allocator took about a fifth of the CPU samples of the 360° benchmark (with SQLite built
-/// without memory statistics, mimalloc doubled that benchmark's throughput).
+/// without memory statistics, mimalloc doubled that benchmark's throughput). The `override`
+/// feature makes it the C `malloc` as well, so the bundled SQLite's page and statement
+/// allocations leave glibc too (a tenth of a tier run's CPU samples were glibc's).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -155,6 +155,25 @@ impl TieringSession<'_> {
         db: &impl ConnectionTrait,
         batch: &[crate::domain::tiering::CustomerFacts],
     ) -> RegistryResult<TieringOutcome> {
+        let (pending, decisions) = self.decide(batch).await?;
+        let run = self.record(db, pending).await?;
+        Ok(TieringOutcome {
+            version: self.ready.version.clone(),
+            run,
+            decisions,
+        })
+    }
+
+    /// Evaluates one batch; the call is recorded later with [`Self::record`], which lets a tier
+    /// run record it in the transaction that writes the batch's tiers instead of taking the
+    /// database's write lock once more per batch.
+    pub async fn decide(
+        &self,
+        batch: &[crate::domain::tiering::CustomerFacts],
+    ) -> RegistryResult<(
+        PendingRun,
+        Result<Vec<crate::domain::tiering::TierDecision>, PluginError>,
+    )> {
         let AnyPlugin::Tiering(policy) = self.ready.plugin.as_ref() else {
             return Err(RegistryError::Conflict {
                 code: "not_a_tiering_policy",
@@ -165,24 +184,30 @@ impl TieringSession<'_> {
         let invocation = policy
             .evaluate(batch, self.ready.grants.clone(), &self.ready.limits)
             .await;
-        let (run, decisions) = self
+        let run = self
             .registry
-            .record(
-                db,
-                self.tenant_id,
-                &self.ready,
-                "evaluate",
-                started_at,
-                invocation,
-            )
-            .await?;
-        Ok(TieringOutcome {
-            version: self.ready.version.clone(),
-            run,
-            decisions,
-        })
+            .new_run(&self.ready, "evaluate", started_at, &invocation);
+        Ok((PendingRun(run), invocation.outcome))
+    }
+
+    /// Appends a decided batch's call to the run log (and the plugin metrics).
+    pub async fn record(
+        &self,
+        db: &impl ConnectionTrait,
+        PendingRun(run): PendingRun,
+    ) -> RegistryResult<PluginRun> {
+        self.registry.metrics.observe(self.tenant_id, &run);
+        Ok(rows::record_run(db, self.tenant_id, run).await?)
+    }
+
+    /// The version of the policy this session runs.
+    pub fn version(&self) -> &str {
+        &self.ready.version
     }
 }
+
+/// A plugin call that is not in the run log yet.
+pub struct PendingRun(NewRun);
 
 /// A tenant's survey channel, resolved once for a batch of deliveries.
 pub struct SurveySession<'r> {

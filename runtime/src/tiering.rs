@@ -13,8 +13,8 @@ use sea_orm::DatabaseConnection;
 
 use crate::domain::Id;
 use crate::domain::plugin::PluginKind;
-use crate::domain::tiering::{CustomerFacts, TierRunError, TierRunReport};
-use crate::registry::{Registry, RegistryError, RegistryResult, TieringSession};
+use crate::domain::tiering::{CustomerFacts, TierDecision, TierRunError, TierRunReport};
+use crate::registry::{PendingRun, Registry, RegistryError, RegistryResult, TieringSession};
 use crate::store::{begin_write, commit, customers, tenants, tiering};
 
 /// Customers per plugin call.
@@ -58,7 +58,9 @@ pub async fn choose_policy(
 
 /// Re-tiers every customer of the tenant with `plugin_id`; `progress(done, total)` is called
 /// after each page. The next page's facts are read while the current page is evaluated and
-/// written: reads and the write transaction use different pooled connections.
+/// written: reads and the write transaction use different pooled connections. (Evaluating a
+/// page while the previous one is written as well was slower on two cores: the three stages
+/// then only competed for them.)
 pub async fn run(
     db: &DatabaseConnection,
     registry: &Registry,
@@ -74,12 +76,11 @@ pub async fn run(
     let session = registry.tiering_session(db, tenant_id, plugin_id).await?;
     let (mut facts, seconds) = next_page(db, tenant_id, currency, 0, now).await?;
     report.timings.facts_seconds += seconds;
-    while let Some(last) = facts.last() {
-        let after = last.customer_id;
+    while let Some(after) = facts.last().map(|last| last.customer_id) {
         let mut page_report = TierRunReport::new(plugin_id);
         let (next, evaluated) = tokio::join!(
             next_page(db, tenant_id, currency, after, now),
-            evaluate_batch(db, &session, tenant_id, &facts, now, &mut page_report),
+            evaluate_page(db, &session, tenant_id, &facts, now, &mut page_report),
         );
         report.absorb(page_report);
         if !evaluated? {
@@ -93,6 +94,25 @@ pub async fn run(
     Ok(report)
 }
 
+/// One plugin call and one write transaction. Returns `false` when the plugin failed: the
+/// failure is in the report and the page's customers keep their tiers.
+async fn evaluate_page(
+    db: &DatabaseConnection,
+    session: &TieringSession<'_>,
+    tenant_id: Id,
+    facts: &[CustomerFacts],
+    now: DateTime<Utc>,
+    report: &mut TierRunReport,
+) -> RegistryResult<bool> {
+    let Some(decided) = decide(db, session, tenant_id, facts, report).await? else {
+        return Ok(false);
+    };
+    if let Some(written) = write_decided(db, session, tenant_id, decided, now).await? {
+        report.absorb(written);
+    }
+    Ok(true)
+}
+
 /// The facts of the page after `after`, and the seconds it took to read them.
 async fn next_page(
     db: &DatabaseConnection,
@@ -102,7 +122,7 @@ async fn next_page(
     now: DateTime<Utc>,
 ) -> RegistryResult<(Vec<CustomerFacts>, f64)> {
     let started = Instant::now();
-    let page = tiering::customers_page(db, tenant_id, after, BATCH).await?;
+    let page = tiering::subjects_page(db, tenant_id, after, BATCH).await?;
     let facts = tiering::facts_of(db, tenant_id, currency, page, now).await?;
     Ok((facts, started.elapsed().as_secs_f64()))
 }
@@ -120,53 +140,91 @@ pub async fn run_for(
     let mut report = TierRunReport::new(plugin_id);
     let session = registry.tiering_session(db, tenant_id, plugin_id).await?;
     for chunk in customer_ids.chunks(BATCH as usize) {
-        let rows = tiering::customers_by_id(db, tenant_id, chunk).await?;
+        let rows = tiering::subjects_by_id(db, tenant_id, chunk).await?;
         let facts = tiering::facts_of(db, tenant_id, &tenant.default_currency, rows, now).await?;
-        if !evaluate_batch(db, &session, tenant_id, &facts, now, &mut report).await? {
+        if !evaluate_page(db, &session, tenant_id, &facts, now, &mut report).await? {
             break;
         }
     }
     Ok(report)
 }
 
-/// One plugin call and one write transaction. Returns `false` when the plugin failed: the
-/// failure is in the report and the batch's customers keep their tiers.
-async fn evaluate_batch(
+/// A page's decisions, waiting to be written with the record of the call that made them.
+struct Decided {
+    plugin_id: String,
+    version: String,
+    decisions: Vec<TierDecision>,
+    run: Option<PendingRun>,
+}
+
+/// One plugin call. `None` when the plugin failed: the failure is recorded and in the report,
+/// and the page's customers keep their tiers. An empty page decides nothing.
+async fn decide(
     db: &DatabaseConnection,
     session: &TieringSession<'_>,
     tenant_id: Id,
     facts: &[CustomerFacts],
-    now: DateTime<Utc>,
     report: &mut TierRunReport,
-) -> RegistryResult<bool> {
+) -> RegistryResult<Option<Decided>> {
+    let plugin_id = report.plugin_id.clone();
+    let version = session.version().to_owned();
     if facts.is_empty() {
-        return Ok(true);
+        let (decisions, run) = (Vec::new(), None);
+        return Ok(Some(Decided {
+            plugin_id,
+            version,
+            decisions,
+            run,
+        }));
     }
     let started = Instant::now();
-    let outcome = session.evaluate(db, facts).await?;
+    let (pending, outcome) = session.decide(facts).await?;
     report.timings.plugin_seconds += started.elapsed().as_secs_f64();
-    report.plugin_version = outcome.version.clone();
+    report.plugin_version = version.clone();
     report.batches += 1;
-    let decisions = match outcome.decisions {
-        Ok(decisions) => decisions,
+    match outcome {
+        Ok(decisions) => {
+            let run = Some(pending);
+            Ok(Some(Decided {
+                plugin_id,
+                version,
+                decisions,
+                run,
+            }))
+        }
         Err(error) => {
-            let plugin_id = report.plugin_id.as_str();
+            let run = session.record(db, pending).await?;
             tracing::warn!(tenant_id, plugin_id, %error, "tiering policy failed; run stopped");
             report.error = Some(TierRunError {
                 code: error.code().to_owned(),
                 message: error.to_string(),
-                run_id: outcome.run.id,
+                run_id: run.id,
             });
-            return Ok(false);
+            Ok(None)
         }
+    }
+}
+
+/// Writes a page's decisions and the record of their call in one transaction; the report of
+/// what was written, if anything.
+async fn write_decided(
+    db: &DatabaseConnection,
+    session: &TieringSession<'_>,
+    tenant_id: Id,
+    decided: Decided,
+    now: DateTime<Utc>,
+) -> RegistryResult<Option<TierRunReport>> {
+    let Some(run) = decided.run else {
+        return Ok(None);
     };
+    let mut report = TierRunReport::new(&decided.plugin_id);
     let started = Instant::now();
     let tx = begin_write(db).await?;
-    let plugin_id = report.plugin_id.clone();
-    let plugin = (plugin_id.as_str(), outcome.version.as_str());
-    report.changed += tiering::apply(&tx, tenant_id, &decisions, plugin, now).await?;
+    let plugin = (decided.plugin_id.as_str(), decided.version.as_str());
+    report.changed += tiering::apply(&tx, tenant_id, &decided.decisions, plugin, now).await?;
+    session.record(&tx, run).await?;
     commit(tx).await?;
     report.timings.write_seconds += started.elapsed().as_secs_f64();
-    report.evaluated += decisions.len() as u64;
-    Ok(true)
+    report.evaluated += decided.decisions.len() as u64;
+    Ok(Some(report))
 }

@@ -1205,18 +1205,25 @@ struct NewOrder<'a> {
     status: &'static str,
 }
 
-/// One multi-row `INSERT` written by hand rather than through `insert_many`: a bulk import
-/// spends much of its time outside the database building sea-orm's per-row models and
-/// expressions. Parameters are positional (`?`) on SQLite: it looks numbered ones up by name,
-/// one linear scan per parameter.
+/// One multi-row `INSERT` of new orders (see `bulk`).
 async fn insert_orders(
     db: &impl ConnectionTrait,
     target: &PageTarget<'_>,
     rows: &[NewOrder<'_>],
 ) -> StoreResult<()> {
-    const COLUMNS: usize = 10;
-    let backend = db.get_database_backend();
-    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(rows.len() * COLUMNS);
+    const COLUMNS: [&str; 10] = [
+        "tenant_id",
+        "customer_id",
+        "source",
+        "external_id",
+        "amount_e4",
+        "currency",
+        "ordered_at",
+        "status",
+        "created_at",
+        "updated_at",
+    ];
+    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(rows.len() * COLUMNS.len());
     for row in rows {
         values.extend([
             target.run.tenant_id.into(),
@@ -1231,27 +1238,7 @@ async fn insert_orders(
             target.now.into(),
         ]);
     }
-    let tuples: Vec<String> = (0..rows.len())
-        .map(|row| {
-            let marks: Vec<String> = (1..=COLUMNS)
-                .map(|column| match backend {
-                    DbBackend::Postgres => format!("${}", row * COLUMNS + column),
-                    _ => "?".to_owned(),
-                })
-                .collect();
-            format!("({})", marks.join(", "))
-        })
-        .collect();
-    let sql = format!(
-        "INSERT INTO orders (tenant_id, customer_id, source, external_id, amount_e4, currency, \
-         ordered_at, status, created_at, updated_at) VALUES {}",
-        tuples.join(", ")
-    );
-    db.execute_raw(sea_orm::Statement::from_sql_and_values(
-        backend, sql, values,
-    ))
-    .await?;
-    Ok(())
+    super::bulk::insert_rows(db, "orders", &COLUMNS, values).await
 }
 
 /// One debounced re-tier request per customer, as `tiering::request_retier` makes them, a

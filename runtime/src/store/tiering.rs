@@ -12,10 +12,10 @@ use sea_orm::{
 use serde_json::json;
 
 use super::entity::{
-    customer, customer_tag, event, interaction, order, satisfaction_record, ticket, tier_history,
+    customer, customer_tag, interaction, order, satisfaction_record, ticket, tier_history,
     tier_request, tier_service_policy,
 };
-use super::{StoreError, StoreResult, events};
+use super::{StoreError, StoreResult, bulk};
 use crate::domain::Id;
 use crate::domain::order::OrderStatus;
 use crate::domain::tiering::{
@@ -69,6 +69,26 @@ fn counted(column: order::Column) -> sea_orm::sea_query::SimpleExpr {
     column.is_not_in(excluded)
 }
 
+/// What the facts of a customer start from: its own row's part of them.
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct FactsSubject {
+    pub id: Id,
+    pub stage: String,
+    pub created_at: DateTime<Utc>,
+    pub custom_fields: String,
+}
+
+impl From<&customer::Model> for FactsSubject {
+    fn from(row: &customer::Model) -> Self {
+        FactsSubject {
+            id: row.id,
+            stage: row.stage.clone(),
+            created_at: row.created_at,
+            custom_fields: row.custom_fields.to_string(),
+        }
+    }
+}
+
 /// The facts of up to `limit` customers of the tenant after `after_id`, in id order. Order
 /// values count only orders in `currency` (the tenant's default) that were not cancelled or
 /// refunded. Complaints are complaint tickets.
@@ -80,8 +100,8 @@ pub async fn facts_page(
     limit: u64,
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<CustomerFacts>> {
-    let rows = customers_page(db, tenant_id, after_id, limit).await?;
-    facts_of(db, tenant_id, currency, rows, now).await
+    let subjects = subjects_page(db, tenant_id, after_id, limit).await?;
+    facts_of(db, tenant_id, currency, subjects, now).await
 }
 
 /// Up to `limit` customers of the tenant after `after_id`, in id order.
@@ -100,6 +120,52 @@ pub async fn customers_page(
         .await?)
 }
 
+/// The subjects of up to `limit` customers of the tenant after `after_id`, in id order: the
+/// columns facts need, not whole rows (a tier run reads every customer).
+pub async fn subjects_page(
+    db: &impl ConnectionTrait,
+    tenant_id: Id,
+    after_id: Id,
+    limit: u64,
+) -> StoreResult<Vec<FactsSubject>> {
+    Ok(subjects_query()
+        .filter(customer::Column::TenantId.eq(tenant_id))
+        .filter(customer::Column::Id.gt(after_id))
+        .order_by_asc(customer::Column::Id)
+        .limit(limit)
+        .into_model::<FactsSubject>()
+        .all(db)
+        .await?)
+}
+
+/// The subjects of the tenant's customers among `ids` (missing ones are left out), in id order.
+pub async fn subjects_by_id(
+    db: &impl ConnectionTrait,
+    tenant_id: Id,
+    ids: &[Id],
+) -> StoreResult<Vec<FactsSubject>> {
+    Ok(subjects_query()
+        .filter(customer::Column::TenantId.eq(tenant_id))
+        .filter(customer::Column::Id.is_in(ids.to_vec()))
+        .order_by_asc(customer::Column::Id)
+        .into_model::<FactsSubject>()
+        .all(db)
+        .await?)
+}
+
+fn subjects_query() -> sea_orm::Select<customer::Entity> {
+    customer::Entity::find()
+        .select_only()
+        .column(customer::Column::Id)
+        .column(customer::Column::Stage)
+        .column(customer::Column::CreatedAt)
+        // Text on both backends: the policy gets the JSON as text anyway.
+        .column_as(
+            Expr::col(customer::Column::CustomFields).cast_as(Alias::new("TEXT")),
+            "custom_fields",
+        )
+}
+
 /// The tenant's customers among `ids` (missing ones are left out), in id order.
 pub async fn customers_by_id(
     db: &impl ConnectionTrait,
@@ -114,18 +180,33 @@ pub async fn customers_by_id(
         .await?)
 }
 
-/// The facts of `customers` (rows of the tenant), in their order.
+/// Selects rows of the customers among `ids` (sorted, not empty) by `column`. Dense ids (a page
+/// of a tier run) become one range, which SQLite reads as a single index range instead of
+/// a seek per id through a temporary table; rows of other customers in the range are left
+/// out by the callers, which look rows up by customer.
+fn of_customers(column: impl ColumnTrait, ids: &[Id]) -> sea_orm::sea_query::SimpleExpr {
+    let (first, last) = (ids[0], ids[ids.len() - 1]);
+    let span = u64::try_from(last - first).unwrap_or(u64::MAX);
+    if span < 2 * ids.len() as u64 {
+        column.between(first, last)
+    } else {
+        column.is_in(ids.to_vec())
+    }
+}
+
+/// The facts of `subjects` (customers of the tenant, in id order), in their order.
 pub async fn facts_of(
     db: &impl ConnectionTrait,
     tenant_id: Id,
     currency: &str,
-    customers: Vec<customer::Model>,
+    subjects: Vec<FactsSubject>,
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<CustomerFacts>> {
-    if customers.is_empty() {
+    if subjects.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<Id> = customers.iter().map(|c| c.id).collect();
+    let mut ids: Vec<Id> = subjects.iter().map(|c| c.id).collect();
+    ids.sort_unstable();
     let ids = ids.as_slice();
     let (orders, interactions, latest, tags, complaints) = tokio::try_join!(
         order_totals(db, tenant_id, currency, ids, now),
@@ -143,7 +224,7 @@ pub async fn facts_of(
         .map(|i| (i.customer_id, i))
         .collect();
     let mut tags = tags;
-    Ok(customers
+    Ok(subjects
         .into_iter()
         .map(|row| {
             let orders = orders.remove(&row.id);
@@ -178,7 +259,7 @@ pub async fn facts_of(
                 lifecycle_stage: row.stage,
                 tenure_days: days_between(row.created_at, now),
                 tags: tags.remove(&row.id).unwrap_or_default(),
-                custom_fields_json: row.custom_fields.to_string(),
+                custom_fields_json: row.custom_fields,
                 order_value_90d: orders.as_ref().map_or(0.0, |o| value(o.value_90_e4)),
                 order_value_365d: orders.as_ref().map_or(0.0, |o| value(o.value_365_e4)),
                 order_count_90d: orders.as_ref().map_or(0, |o| o.count_90 as u32),
@@ -241,7 +322,7 @@ async fn order_totals(
         )
         .column_as(Expr::col(order::Column::OrderedAt).max(), "last_at")
         .filter(order::Column::TenantId.eq(tenant_id))
-        .filter(order::Column::CustomerId.is_in(ids.to_vec()))
+        .filter(of_customers(order::Column::CustomerId, ids))
         .filter(order::Column::Currency.eq(currency))
         .filter(counted(order::Column::Status))
         .group_by(order::Column::CustomerId)
@@ -279,7 +360,7 @@ async fn interaction_totals(
         )
         .column_as(Expr::col(interaction::Column::OccurredAt).max(), "last_at")
         .filter(interaction::Column::TenantId.eq(tenant_id))
-        .filter(interaction::Column::CustomerId.is_in(ids.to_vec()))
+        .filter(of_customers(interaction::Column::CustomerId, ids))
         .group_by(interaction::Column::CustomerId)
         .into_model::<InteractionTotals>()
         .all(db)
@@ -312,7 +393,7 @@ async fn complaint_totals(
             "count_prior_90",
         )
         .filter(ticket::Column::TenantId.eq(tenant_id))
-        .filter(ticket::Column::CustomerId.is_in(ids.to_vec()))
+        .filter(of_customers(ticket::Column::CustomerId, ids))
         .filter(ticket::Column::TicketType.eq("complaint"))
         .group_by(ticket::Column::CustomerId)
         .into_model::<ComplaintTotals>()
@@ -328,7 +409,7 @@ async fn latest_satisfaction(
 ) -> StoreResult<HashMap<(Id, String), f64>> {
     let rows = satisfaction_record::Entity::find()
         .filter(satisfaction_record::Column::TenantId.eq(tenant_id))
-        .filter(satisfaction_record::Column::CustomerId.is_in(ids.to_vec()))
+        .filter(of_customers(satisfaction_record::Column::CustomerId, ids))
         .order_by_desc(satisfaction_record::Column::RecordedAt)
         .order_by_desc(satisfaction_record::Column::Id)
         .all(db)
@@ -350,7 +431,7 @@ async fn tags_of(
     let mut tags: HashMap<Id, Vec<String>> = HashMap::new();
     for row in customer_tag::Entity::find()
         .filter(customer_tag::Column::TenantId.eq(tenant_id))
-        .filter(customer_tag::Column::CustomerId.is_in(ids.to_vec()))
+        .filter(of_customers(customer_tag::Column::CustomerId, ids))
         .order_by_asc(customer_tag::Column::CustomerId)
         .order_by_asc(customer_tag::Column::Tag)
         .all(db)
@@ -465,23 +546,22 @@ async fn record_changes(
     (plugin_id, plugin_version): (&str, &str),
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
+    const HISTORY: [&str; 9] = [
+        "tenant_id",
+        "customer_id",
+        "from_tier",
+        "to_tier",
+        "score",
+        "reasons",
+        "plugin_id",
+        "plugin_version",
+        "changed_at",
+    ];
+    const EVENTS: [&str; 5] = ["tenant_id", "kind", "subject_id", "payload", "occurred_at"];
     for chunk in changes.chunks(UPDATE_CHUNK) {
-        let history = chunk
-            .iter()
-            .map(|(from_tier, decision)| tier_history::ActiveModel {
-                tenant_id: Set(tenant_id),
-                customer_id: Set(decision.customer_id),
-                from_tier: Set(from_tier.clone()),
-                to_tier: Set(decision.tier.clone()),
-                score: Set(decision.score),
-                reasons: Set(json!(decision.reasons).to_string()),
-                plugin_id: Set(plugin_id.to_owned()),
-                plugin_version: Set(plugin_version.to_owned()),
-                changed_at: Set(now),
-                ..Default::default()
-            });
-        tier_history::Entity::insert_many(history).exec(db).await?;
-        let events = chunk.iter().map(|(from_tier, decision)| {
+        let mut history = Vec::with_capacity(chunk.len() * HISTORY.len());
+        let mut events = Vec::with_capacity(chunk.len() * EVENTS.len());
+        for (from_tier, decision) in chunk {
             let payload = json!({
                 "customer_id": decision.customer_id,
                 "from_tier": from_tier,
@@ -491,15 +571,27 @@ async fn record_changes(
                 "plugin_id": plugin_id,
                 "plugin_version": plugin_version,
             });
-            events::new_event(
-                tenant_id,
-                "customer.tier_changed",
-                decision.customer_id,
-                &payload,
-                now,
-            )
-        });
-        event::Entity::insert_many(events).exec(db).await?;
+            history.extend::<[Value; 9]>([
+                tenant_id.into(),
+                decision.customer_id.into(),
+                from_tier.clone().into(),
+                decision.tier.clone().into(),
+                decision.score.into(),
+                json!(decision.reasons).to_string().into(),
+                plugin_id.into(),
+                plugin_version.into(),
+                now.into(),
+            ]);
+            events.extend::<[Value; 5]>([
+                tenant_id.into(),
+                "customer.tier_changed".into(),
+                decision.customer_id.to_string().into(),
+                payload.to_string().into(),
+                now.into(),
+            ]);
+        }
+        bulk::insert_rows(db, "tier_history", &HISTORY, history).await?;
+        bulk::insert_rows(db, "events", &EVENTS, events).await?;
     }
     Ok(())
 }
