@@ -15,7 +15,8 @@
 //! - *open loop*: requests start on a fixed schedule of R per second whatever the answers (as
 //!   independent users send them, and as wrk2 does), each latency counted from its scheduled
 //!   start, so a stall is charged to every request it delays. This phase answers "p99 at
-//!   2,000 rps": the goal is p99 ≤ 10 ms with at least 2,000 requests per second served.
+//!   2,000 rps": the goal is p99 ≤ 10 ms at an offered 2,000 requests per second or more, with
+//!   every request answered.
 //!
 //! Every phase reports p50/p90/p99/max latency and throughput; the summary compares HTTP with
 //! the bare SQL and with the goal.
@@ -733,14 +734,20 @@ impl Phases {
             http.requests_per_second() / bare.requests_per_second(),
             ratio(self.http_open.quantile(0.99), self.bare_open.quantile(0.99)),
         );
+        // Latencies run from each request's scheduled start, so a server that falls behind the
+        // offered rate cannot keep its p99 low: meeting the p99 with every request answered is
+        // serving the offered rate. (The served rate above charges the last request's own
+        // latency to the window, so it reads a hair under the offered rate even then.)
         let open = &self.http_open;
-        let met = open.quantile(0.99) <= GOAL_P99 && open.requests_per_second() >= GOAL_RPS;
+        let offered = f64::from(config.rate);
+        let met = offered >= GOAL_RPS && open.failures == 0 && open.quantile(0.99) <= GOAL_P99;
         println!(
-            "goal (HTTP p99 <= {} at >= {GOAL_RPS:.0} rps, open loop): {} (p99 {} at {:.0} rps)",
+            "goal (HTTP p99 <= {} at >= {GOAL_RPS:.0} rps, open loop): {} (p99 {} at {offered:.0} rps offered, {:.0} served, {} failed)",
             millis(GOAL_P99),
             if met { "MET" } else { "NOT MET" },
             millis(open.quantile(0.99)),
-            open.requests_per_second()
+            open.requests_per_second(),
+            open.failures
         );
     }
 }
