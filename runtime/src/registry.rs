@@ -149,23 +149,8 @@ pub struct TieringSession<'r> {
 }
 
 impl TieringSession<'_> {
-    /// Evaluates one batch and records the call in the run log.
-    pub async fn evaluate(
-        &self,
-        db: &impl ConnectionTrait,
-        batch: &[crate::domain::tiering::CustomerFacts],
-    ) -> RegistryResult<TieringOutcome> {
-        let (pending, decisions) = self.decide(batch).await?;
-        let run = self.record(db, pending).await?;
-        Ok(TieringOutcome {
-            version: self.ready.version.clone(),
-            run,
-            decisions,
-        })
-    }
-
-    /// Evaluates one batch; the call is recorded later with [`Self::record`], which lets a tier
-    /// run record it in the transaction that writes the batch's tiers instead of taking the
+    /// Evaluates one batch; the call is recorded with [`Self::record`], which lets a tier run
+    /// record it in the transaction that writes the batch's tiers instead of taking the
     /// database's write lock once more per batch.
     pub async fn decide(
         &self,
@@ -391,14 +376,6 @@ fn not_a_channel(ready: &ReadyPlugin) -> RegistryError {
         code: "not_a_survey_channel",
         message: format!("{} is a {}", ready.plugin_id, ready.kind),
     }
-}
-
-/// What [`Registry::evaluate_tiers`] returns.
-#[derive(Debug)]
-pub struct TieringOutcome {
-    pub version: String,
-    pub run: PluginRun,
-    pub decisions: Result<Vec<crate::domain::tiering::TierDecision>, PluginError>,
 }
 
 pub struct Registry {
@@ -694,20 +671,6 @@ impl Registry {
             run,
             output: output.ok(),
         })
-    }
-
-    /// Runs the tenant's enabled tiering policy `plugin_id` on a batch through its typed export
-    /// (no JSON round trip), and records the run. Returns the version that ran, the recorded
-    /// run, and the checked decisions or the plugin's error.
-    pub async fn evaluate_tiers(
-        &self,
-        db: &impl ConnectionTrait,
-        tenant_id: Id,
-        plugin_id: &str,
-        batch: &[crate::domain::tiering::CustomerFacts],
-    ) -> RegistryResult<TieringOutcome> {
-        let session = self.tiering_session(db, tenant_id, plugin_id).await?;
-        session.evaluate(db, batch).await
     }
 
     /// The tenant's tiering policy resolved once (version, grants, limits) for every batch of

@@ -13,8 +13,8 @@ use sea_orm::DatabaseConnection;
 
 use crate::domain::Id;
 use crate::domain::plugin::PluginKind;
-use crate::domain::tiering::{CustomerFacts, TierDecision, TierRunError, TierRunReport};
-use crate::registry::{PendingRun, Registry, RegistryError, RegistryResult, TieringSession};
+use crate::domain::tiering::{CustomerFacts, TierRunError, TierRunReport};
+use crate::registry::{Registry, RegistryError, RegistryResult, TieringSession};
 use crate::store::{begin_write, commit, customers, tenants, tiering};
 
 /// Customers per plugin call.
@@ -94,8 +94,10 @@ pub async fn run(
     Ok(report)
 }
 
-/// One plugin call and one write transaction. Returns `false` when the plugin failed: the
-/// failure is in the report and the page's customers keep their tiers.
+/// One plugin call, then one write transaction with the page's tiers and the record of the
+/// call (recorded on its own, the call took SQLite's write lock once more per page). Returns
+/// `false` when the plugin failed: the failure is recorded and in the report, and the page's
+/// customers keep their tiers.
 async fn evaluate_page(
     db: &DatabaseConnection,
     session: &TieringSession<'_>,
@@ -104,12 +106,36 @@ async fn evaluate_page(
     now: DateTime<Utc>,
     report: &mut TierRunReport,
 ) -> RegistryResult<bool> {
-    let Some(decided) = decide(db, session, tenant_id, facts, report).await? else {
-        return Ok(false);
-    };
-    if let Some(written) = write_decided(db, session, tenant_id, decided, now).await? {
-        report.absorb(written);
+    if facts.is_empty() {
+        return Ok(true);
     }
+    let started = Instant::now();
+    let (pending, outcome) = session.decide(facts).await?;
+    report.timings.plugin_seconds += started.elapsed().as_secs_f64();
+    report.plugin_version = session.version().to_owned();
+    report.batches += 1;
+    let decisions = match outcome {
+        Ok(decisions) => decisions,
+        Err(error) => {
+            let run = session.record(db, pending).await?;
+            let plugin_id = report.plugin_id.as_str();
+            tracing::warn!(tenant_id, plugin_id, %error, "tiering policy failed; run stopped");
+            report.error = Some(TierRunError {
+                code: error.code().to_owned(),
+                message: error.to_string(),
+                run_id: run.id,
+            });
+            return Ok(false);
+        }
+    };
+    let started = Instant::now();
+    let tx = begin_write(db).await?;
+    let plugin = (report.plugin_id.as_str(), session.version());
+    report.changed += tiering::apply(&tx, tenant_id, &decisions, plugin, now).await?;
+    session.record(&tx, pending).await?;
+    commit(tx).await?;
+    report.timings.write_seconds += started.elapsed().as_secs_f64();
+    report.evaluated += decisions.len() as u64;
     Ok(true)
 }
 
@@ -147,84 +173,4 @@ pub async fn run_for(
         }
     }
     Ok(report)
-}
-
-/// A page's decisions, waiting to be written with the record of the call that made them.
-struct Decided {
-    plugin_id: String,
-    version: String,
-    decisions: Vec<TierDecision>,
-    run: Option<PendingRun>,
-}
-
-/// One plugin call. `None` when the plugin failed: the failure is recorded and in the report,
-/// and the page's customers keep their tiers. An empty page decides nothing.
-async fn decide(
-    db: &DatabaseConnection,
-    session: &TieringSession<'_>,
-    tenant_id: Id,
-    facts: &[CustomerFacts],
-    report: &mut TierRunReport,
-) -> RegistryResult<Option<Decided>> {
-    let plugin_id = report.plugin_id.clone();
-    let version = session.version().to_owned();
-    if facts.is_empty() {
-        let (decisions, run) = (Vec::new(), None);
-        return Ok(Some(Decided {
-            plugin_id,
-            version,
-            decisions,
-            run,
-        }));
-    }
-    let started = Instant::now();
-    let (pending, outcome) = session.decide(facts).await?;
-    report.timings.plugin_seconds += started.elapsed().as_secs_f64();
-    report.plugin_version = version.clone();
-    report.batches += 1;
-    match outcome {
-        Ok(decisions) => {
-            let run = Some(pending);
-            Ok(Some(Decided {
-                plugin_id,
-                version,
-                decisions,
-                run,
-            }))
-        }
-        Err(error) => {
-            let run = session.record(db, pending).await?;
-            tracing::warn!(tenant_id, plugin_id, %error, "tiering policy failed; run stopped");
-            report.error = Some(TierRunError {
-                code: error.code().to_owned(),
-                message: error.to_string(),
-                run_id: run.id,
-            });
-            Ok(None)
-        }
-    }
-}
-
-/// Writes a page's decisions and the record of their call in one transaction; the report of
-/// what was written, if anything.
-async fn write_decided(
-    db: &DatabaseConnection,
-    session: &TieringSession<'_>,
-    tenant_id: Id,
-    decided: Decided,
-    now: DateTime<Utc>,
-) -> RegistryResult<Option<TierRunReport>> {
-    let Some(run) = decided.run else {
-        return Ok(None);
-    };
-    let mut report = TierRunReport::new(&decided.plugin_id);
-    let started = Instant::now();
-    let tx = begin_write(db).await?;
-    let plugin = (decided.plugin_id.as_str(), decided.version.as_str());
-    report.changed += tiering::apply(&tx, tenant_id, &decided.decisions, plugin, now).await?;
-    session.record(&tx, run).await?;
-    commit(tx).await?;
-    report.timings.write_seconds += started.elapsed().as_secs_f64();
-    report.evaluated += decided.decisions.len() as u64;
-    Ok(Some(report))
 }
