@@ -44,23 +44,15 @@ fn facts(
     }
 }
 
-/// A component built against the frozen WIT 0.1.0 runs through the host's shim: same decisions
-/// as its 0.2.0 twin, and the host services it imports under their 0.1.0 names answer.
+/// Components built against the frozen WIT 0.1.0 and 0.2.0 run through the host's shims: the
+/// same decisions as their latest twin, and the host services they import under their own
+/// version's names answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_policy_built_against_wit_0_1_still_runs() {
+async fn policies_built_against_older_wit_still_run() {
     let engine = PluginEngine::new(None).unwrap();
-    let old = engine
-        .load(&plugin_component("fixture-tiering-v0-1"))
-        .unwrap();
-    let new = engine.load(&plugin_component("fixture-tiering")).unwrap();
-    assert_eq!(
-        (old.api_version.as_str(), new.api_version.as_str()),
-        ("0.1.0", "0.2.0")
-    );
-    let (old, new) = (
-        TieringPlugin::new(engine.clone(), &old).unwrap(),
-        TieringPlugin::new(engine.clone(), &new).unwrap(),
-    );
+    let latest = engine.load(&plugin_component("fixture-tiering")).unwrap();
+    assert_eq!(latest.api_version, "0.3.0");
+    let latest = TieringPlugin::new(engine.clone(), &latest).unwrap();
     let mut batch = vec![
         facts(1, 1_200_000.0, Some(5)),
         facts(2, 350_000.0, Some(20)),
@@ -75,35 +67,49 @@ async fn a_policy_built_against_wit_0_1_still_runs() {
         config: HashMap::from([("high_value_threshold".into(), "300000".into())]),
         ..Grants::default()
     });
-    let from_old = old.evaluate(&batch, grants.clone(), &limits).await;
-    let from_new = new.evaluate(&batch, grants.clone(), &limits).await;
-    assert_eq!(
-        from_old.outcome.as_ref().unwrap(),
-        from_new.outcome.as_ref().unwrap()
-    );
-    assert_eq!(
-        from_old.outcome.unwrap()[1].tier,
-        "high-value",
-        "config@0.1.0 answered"
-    );
-    assert_eq!(
-        from_old.log.records[0].message, "evaluating (0.1.0)",
-        "log@0.1.0 answered"
-    );
-    let catalogue = old.tiers(grants.clone(), &limits).await.outcome.unwrap();
-    assert_eq!(catalogue.len(), 3);
-    let schema = old.config_schema(grants, &limits).await.outcome.unwrap();
-    assert!(
-        schema["properties"]["high_value_threshold"].is_object(),
-        "{schema}"
-    );
+    let from_latest = latest.evaluate(&batch, grants.clone(), &limits).await;
+    for (fixture, version) in [
+        ("fixture-tiering-v0-1", "0.1.0"),
+        ("fixture-tiering-v0-2", "0.2.0"),
+    ] {
+        let old = engine.load(&plugin_component(fixture)).unwrap();
+        assert_eq!(old.api_version, version);
+        let old = TieringPlugin::new(engine.clone(), &old).unwrap();
+        let from_old = old.evaluate(&batch, grants.clone(), &limits).await;
+        assert_eq!(
+            from_old.outcome.as_ref().unwrap(),
+            from_latest.outcome.as_ref().unwrap(),
+            "{version}"
+        );
+        assert_eq!(
+            from_old.outcome.unwrap()[1].tier,
+            "high-value",
+            "config@{version} answered"
+        );
+        assert_eq!(
+            from_old.log.records[0].message,
+            format!("evaluating ({version})"),
+            "log@{version} answered"
+        );
+        let catalogue = old.tiers(grants.clone(), &limits).await.outcome.unwrap();
+        assert_eq!(catalogue.len(), 3);
+        let schema = old
+            .config_schema(grants.clone(), &limits)
+            .await
+            .outcome
+            .unwrap();
+        assert!(
+            schema["properties"]["high_value_threshold"].is_object(),
+            "{schema}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_policy_built_with_the_sdk_tiers_a_batch_with_reasons() {
     let engine = PluginEngine::new(None).unwrap();
     let component = engine.load(&plugin_component("fixture-tiering")).unwrap();
-    assert_eq!(component.api_version, "0.2.0");
+    assert_eq!(component.api_version, "0.3.0");
     assert_eq!(component.sha256.len(), 64);
     let policy = TieringPlugin::new(engine.clone(), &component).unwrap();
     let batch = [
@@ -172,12 +178,12 @@ async fn a_policy_built_with_the_sdk_tiers_a_batch_with_reasons() {
 async fn incompatible_and_malformed_components_are_refused_at_load() {
     let engine = PluginEngine::new(None).unwrap();
     let bytes = plugin_component("fixture-tiering");
-    let future = replace_once(&bytes, b"rapport-plugin-api", b"0.2.0", b"9.9.0");
+    let future = replace_once(&bytes, b"rapport-plugin-api", b"0.3.0", b"9.9.0");
     match engine.load(&future) {
         Err(PluginError::IncompatibleApi { found, supported }) => {
             assert_eq!(
                 (found.as_str(), supported.as_str()),
-                ("9.9.0", "0.1.0, 0.2.0")
+                ("9.9.0", "0.1.0, 0.2.0, 0.3.0")
             )
         }
         other => panic!("expected an incompatible API error, got {other:?}"),

@@ -120,7 +120,7 @@ async fn customers_get_the_tier_their_facts_call_for_with_reasons_and_history() 
             let token = tenant.token.as_str();
             let (status, error) = server.post("/api/v1/tenant/tiering/runs", token, json!({})).await;
             assert_error(status, &error, StatusCode::CONFLICT, "no_tiering_policy");
-            enable(&server, token, POLICY, "1.1.0", json!({})).await;
+            enable(&server, token, POLICY, "1.2.0", json!({})).await;
 
             let high = customer(&server, token, "HV", &[("600000", 200), ("600000", 30)], &[5], &[]).await;
             let potential = customer(&server, token, "POT", &[("20000", 300), ("60000", 20)], &[10], &[]).await;
@@ -131,7 +131,7 @@ async fn customers_get_the_tier_their_facts_call_for_with_reasons_and_history() 
 
             let report = run(&server, token, json!({})).await;
             assert_eq!(report["plugin_id"], POLICY);
-            assert_eq!(report["plugin_version"], "1.1.0");
+            assert_eq!(report["plugin_version"], "1.2.0");
             assert_eq!((report["evaluated"].as_u64(), report["changed"].as_u64()), (Some(5), Some(5)), "{report}");
             assert!(report["error"].is_null());
             for (customer, expected) in [
@@ -160,7 +160,7 @@ async fn customers_get_the_tier_their_facts_call_for_with_reasons_and_history() 
             assert_eq!(events(&server, tenant.id).await, 5);
 
             // The tenant raises the high-value bar: only the high-value customer moves.
-            enable(&server, token, POLICY, "1.1.0", json!({"high_value_order_value": 2000000})).await;
+            enable(&server, token, POLICY, "1.2.0", json!({"high_value_order_value": 2000000})).await;
             let raised = run(&server, token, json!({})).await;
             assert_eq!(raised["changed"], 1, "{raised}");
             assert_eq!(tier_of(&server, token, high).await["tier"], "potential");
@@ -174,7 +174,7 @@ async fn customers_get_the_tier_their_facts_call_for_with_reasons_and_history() 
 
             let (status, error) = server
                 .call(Method::PUT, &format!("/api/v1/tenant/plugins/{POLICY}"), Some(token),
-                    Some(json!({"version": "1.1.0", "config": {"silent_days": "soon"}, "granted_hosts": []})))
+                    Some(json!({"version": "1.2.0", "config": {"silent_days": "soon"}, "granted_hosts": []})))
                 .await;
             assert_error(status, &error, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
             let (status, _) = server.get("/api/v1/customers/999999/tier-history", token).await;
@@ -194,7 +194,7 @@ async fn a_failing_policy_leaves_tiers_untouched_and_is_reported() {
         let (policy, hostile) = (policy.clone(), hostile.clone());
         async move {
             let manifest = json!({"id": "acme.hostile", "version": "0.1.0", "vendor": "Acme",
-                "kind": "tiering-policy", "api_version": "0.2.0",
+                "kind": "tiering-policy", "api_version": "0.3.0",
                 "config_schema": {"type": "object", "properties": {"behaviour": {"type": "string"}}}});
             for body in [json!({"component": STANDARD.encode(&policy)}),
                 json!({"component": STANDARD.encode(&hostile), "manifest": manifest})] {
@@ -203,7 +203,7 @@ async fn a_failing_policy_leaves_tiers_untouched_and_is_reported() {
             }
             let tenant = server.tenant("failing-tiers").await;
             let token = tenant.token.as_str();
-            enable(&server, token, POLICY, "1.1.0", json!({})).await;
+            enable(&server, token, POLICY, "1.2.0", json!({})).await;
             let big = customer(&server, token, "BIG", &[("2000000", 10)], &[2], &[]).await;
             run(&server, token, json!({})).await;
             assert_eq!(tier_of(&server, token, big).await["tier"], "high-value");
@@ -311,7 +311,7 @@ async fn events_re_tier_a_customer_once_settled_and_the_nightly_job_runs_on_sche
         assert_eq!(status, StatusCode::CREATED, "{installed}");
         let tenant = server.tenant("incremental").await;
         let token = tenant.token.as_str();
-        enable(&server, token, POLICY, "1.1.0", json!({})).await;
+        enable(&server, token, POLICY, "1.2.0", json!({})).await;
 
         // A burst of events (two orders, a visit) for one customer...
         let big = customer(
@@ -384,7 +384,7 @@ async fn host_churn_signals_reach_the_policy() {
             assert_eq!(status, StatusCode::CREATED, "{installed}");
             let tenant = server.tenant("signals").await;
             let token = tenant.token.as_str();
-            enable(&server, token, POLICY, "1.1.0", json!({})).await;
+            enable(&server, token, POLICY, "1.2.0", json!({})).await;
             let prior_year: Vec<i64> = (0..12).map(|n| 100 + n * 25).collect();
             let mut contacts = prior_year.clone();
             contacts.push(10);

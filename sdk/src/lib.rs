@@ -7,13 +7,13 @@
 //! [`config`], [`http`], [`clock`].
 //!
 //! ```ignore
-//! use rapport_sdk::tiering::{CustomerProfile, Decision, Tier};
+//! use rapport_sdk::tiering::{Batch, Decisions, Tier};
 //! use rapport_sdk::{PluginError, TieringPolicy};
 //!
 //! struct Policy;
 //!
 //! impl TieringPolicy for Policy {
-//!     fn evaluate(batch: Vec<CustomerProfile>) -> Result<Vec<Decision>, PluginError> { … }
+//!     fn evaluate(batch: &Batch, decisions: &mut Decisions) -> Result<(), PluginError> { … }
 //!     fn tiers() -> Vec<Tier> { … }
 //! }
 //!
@@ -27,12 +27,12 @@ extern crate self as rapport_sdk;
 pub use wit_bindgen;
 
 /// The WIT API version this SDK implements; the host refuses plugins of a version it lacks.
-pub const API_VERSION: &str = "0.2.0";
+pub const API_VERSION: &str = "0.3.0";
 
 #[doc(hidden)]
 pub mod host_bindings {
     wit_bindgen::generate!({
-        path: "../wit/rapport-plugin@0.2.0",
+        path: "../wit/rapport-plugin@0.3.0",
         world: "host-services",
         runtime_path: "rapport_sdk::wit_bindgen::rt",
     });
@@ -42,38 +42,20 @@ use host_bindings::rapport::plugin as host;
 
 pub use host::types::{KeyValue, LogLevel, PluginError};
 
-/// Tiering policies: the facts of a customer in, a tier with score and reasons out.
-pub mod tiering {
-    wit_bindgen::generate!({
-        path: "../wit/rapport-plugin@0.2.0",
-        world: "tiering-policy",
-        runtime_path: "rapport_sdk::wit_bindgen::rt",
-        with: {
-            "rapport:plugin/types@0.2.0": crate::host_bindings::rapport::plugin::types,
-            "rapport:plugin/log@0.2.0": crate::host_bindings::rapport::plugin::log,
-            "rapport:plugin/config@0.2.0": crate::host_bindings::rapport::plugin::config,
-            "rapport:plugin/http@0.2.0": crate::host_bindings::rapport::plugin::http,
-            "rapport:plugin/clock@0.2.0": crate::host_bindings::rapport::plugin::clock,
-        },
-        pub_export_macro: true,
-        export_macro_name: "__export_tiering_policy_world",
-        default_bindings_module: "rapport_sdk::tiering",
-    });
-    pub use self::rapport::plugin::tiering_types::{ChurnSignal, ChurnSignalKind};
-}
+pub mod tiering;
 
 /// Survey channels: deliver a survey, optionally parse answers received on the channel.
 pub mod survey {
     wit_bindgen::generate!({
-        path: "../wit/rapport-plugin@0.2.0",
+        path: "../wit/rapport-plugin@0.3.0",
         world: "survey-channel",
         runtime_path: "rapport_sdk::wit_bindgen::rt",
         with: {
-            "rapport:plugin/types@0.2.0": crate::host_bindings::rapport::plugin::types,
-            "rapport:plugin/log@0.2.0": crate::host_bindings::rapport::plugin::log,
-            "rapport:plugin/config@0.2.0": crate::host_bindings::rapport::plugin::config,
-            "rapport:plugin/http@0.2.0": crate::host_bindings::rapport::plugin::http,
-            "rapport:plugin/clock@0.2.0": crate::host_bindings::rapport::plugin::clock,
+            "rapport:plugin/types@0.3.0": crate::host_bindings::rapport::plugin::types,
+            "rapport:plugin/log@0.3.0": crate::host_bindings::rapport::plugin::log,
+            "rapport:plugin/config@0.3.0": crate::host_bindings::rapport::plugin::config,
+            "rapport:plugin/http@0.3.0": crate::host_bindings::rapport::plugin::http,
+            "rapport:plugin/clock@0.3.0": crate::host_bindings::rapport::plugin::clock,
         },
         pub_export_macro: true,
         export_macro_name: "__export_survey_channel_world",
@@ -85,15 +67,15 @@ pub mod survey {
 /// ERP connectors: an Airbyte-like spec / check / read protocol over streams.
 pub mod erp {
     wit_bindgen::generate!({
-        path: "../wit/rapport-plugin@0.2.0",
+        path: "../wit/rapport-plugin@0.3.0",
         world: "erp-connector",
         runtime_path: "rapport_sdk::wit_bindgen::rt",
         with: {
-            "rapport:plugin/types@0.2.0": crate::host_bindings::rapport::plugin::types,
-            "rapport:plugin/log@0.2.0": crate::host_bindings::rapport::plugin::log,
-            "rapport:plugin/config@0.2.0": crate::host_bindings::rapport::plugin::config,
-            "rapport:plugin/http@0.2.0": crate::host_bindings::rapport::plugin::http,
-            "rapport:plugin/clock@0.2.0": crate::host_bindings::rapport::plugin::clock,
+            "rapport:plugin/types@0.3.0": crate::host_bindings::rapport::plugin::types,
+            "rapport:plugin/log@0.3.0": crate::host_bindings::rapport::plugin::log,
+            "rapport:plugin/config@0.3.0": crate::host_bindings::rapport::plugin::config,
+            "rapport:plugin/http@0.3.0": crate::host_bindings::rapport::plugin::http,
+            "rapport:plugin/clock@0.3.0": crate::host_bindings::rapport::plugin::clock,
         },
         pub_export_macro: true,
         export_macro_name: "__export_erp_connector_world",
@@ -104,10 +86,12 @@ pub mod erp {
 
 /// A tiering policy. Implement it and name the type in [`export_tiering_policy!`].
 pub trait TieringPolicy {
-    /// Decides the tier of every profile, in the batch's order.
+    /// Decides the tier of every profile of the batch, in the batch's order, with
+    /// [`tiering::Decisions::decide`].
     fn evaluate(
-        batch: Vec<tiering::CustomerProfile>,
-    ) -> Result<Vec<tiering::Decision>, PluginError>;
+        batch: &tiering::Batch,
+        decisions: &mut tiering::Decisions,
+    ) -> Result<(), PluginError>;
     /// The tiers this policy assigns.
     fn tiers() -> Vec<tiering::Tier>;
     /// JSON Schema of the tenant configuration; an empty object schema by default.
@@ -174,7 +158,7 @@ macro_rules! __api_version_section {
     () => {
         #[unsafe(link_section = "rapport-plugin-api")]
         #[used]
-        static __RAPPORT_PLUGIN_API: [u8; 5] = *b"0.2.0";
+        static __RAPPORT_PLUGIN_API: [u8; 5] = *b"0.3.0";
     };
 }
 
@@ -204,11 +188,17 @@ macro_rules! export_tiering_policy {
         $crate::__manifest_section!($manifest);
     };
     ($policy:ident) => {
-        impl $crate::tiering::Guest for $policy {
+        impl $crate::tiering::bindings::Guest for $policy {
             fn evaluate(
-                batch: ::std::vec::Vec<$crate::tiering::CustomerProfile>,
-            ) -> ::std::result::Result<::std::vec::Vec<$crate::tiering::Decision>, $crate::PluginError> {
-                <$policy as $crate::TieringPolicy>::evaluate(batch)
+                batch: $crate::tiering::bindings::ProfileBatch,
+            ) -> ::std::result::Result<$crate::tiering::bindings::Decisions, $crate::PluginError> {
+                let batch = $crate::tiering::Batch::from_wit(batch);
+                let mut decisions = $crate::tiering::Decisions::new(
+                    <$policy as $crate::TieringPolicy>::tiers(),
+                    batch.len(),
+                );
+                <$policy as $crate::TieringPolicy>::evaluate(&batch, &mut decisions)?;
+                Ok(decisions.into_wit())
             }
             fn tiers() -> ::std::vec::Vec<$crate::tiering::Tier> {
                 <$policy as $crate::TieringPolicy>::tiers()
@@ -217,7 +207,7 @@ macro_rules! export_tiering_policy {
                 <$policy as $crate::TieringPolicy>::config_schema()
             }
         }
-        $crate::tiering::__export_tiering_policy_world!($policy with_types_in $crate::tiering);
+        $crate::tiering::bindings::__export_tiering_policy_world!($policy with_types_in $crate::tiering::bindings);
         $crate::__api_version_section!();
     };
 }

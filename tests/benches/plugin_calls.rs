@@ -114,7 +114,7 @@ fn native_evaluate(
                 customer_id: facts.customer_id,
                 tier: verdict.tier.to_owned(),
                 score: verdict.score,
-                reasons: verdict.reasons,
+                reasons: vec![verdict.reason.to_string()],
             }
         })
         .collect())

@@ -63,7 +63,7 @@ async fn main() {
         .await
         .expect("install");
     let enable = EnablePlugin {
-        version: "1.1.0".into(),
+        version: "1.2.0".into(),
         config: Default::default(),
         granted_hosts: Vec::new(),
     };
@@ -241,9 +241,9 @@ fn native_evaluate(page: &[CustomerFacts], settings: &policy::Settings) -> Vec<T
         .collect()
 }
 
-fn policy_facts(facts: &CustomerFacts) -> policy::Facts {
+fn policy_facts(facts: &CustomerFacts) -> policy::Facts<'_> {
     policy::Facts {
-        lifecycle_stage: facts.lifecycle_stage.clone(),
+        lifecycle_stage: &facts.lifecycle_stage,
         tenure_days: facts.tenure_days,
         order_value_90d: facts.order_value_90d,
         order_value_365d: facts.order_value_365d,
@@ -260,7 +260,7 @@ fn policy_facts(facts: &CustomerFacts) -> policy::Facts {
         host_signals: facts
             .churn_signals
             .iter()
-            .map(|signal| (host_signal(signal.kind), signal.detail.clone()))
+            .map(|signal| (host_signal(signal.kind), signal.detail.as_str()))
             .collect(),
     }
 }

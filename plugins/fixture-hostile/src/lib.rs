@@ -2,20 +2,25 @@
 //! `infinite-loop`, `memory-bomb`, `deep-recursion`, `huge-output` (`output_mb`, default 100),
 //! `panic`, `forbidden-host` / `granted-host` / `slow-host` (an HTTP GET of `url`),
 //! `sandbox-probe` (files and environment), `log-flood`, `log-secret` (logs `api_key`),
-//! `remember` (counts its calls in a global, to show that no state survives a call).
+//! `remember` (counts its calls in a global, to show that no state survives a call), `skip-one`
+//! (answers for every customer but the first).
 
 use std::hint::black_box;
 
-use rapport_sdk::tiering::{CustomerProfile, Decision, Tier};
+use rapport_sdk::tiering::{Batch, Decisions, Tier};
 use rapport_sdk::{PluginError, TieringPolicy, config, http, log};
 
 struct Hostile;
 
+/// What the attack answers for one customer, always `regular` with a score of 0.
+struct Decision {
+    customer_id: i64,
+    reasons: Vec<String>,
+}
+
 fn decision(customer_id: i64, reasons: Vec<String>) -> Decision {
     Decision {
         customer_id,
-        tier: "regular".into(),
-        score: 0.0,
         reasons,
     }
 }
@@ -47,16 +52,16 @@ fn recurse(depth: u64) -> u64 {
     recurse(depth + 1).wrapping_mul(3).wrapping_add(depth)
 }
 
-fn fetch(batch: &[CustomerProfile]) -> Result<Vec<Decision>, PluginError> {
+fn fetch(batch: &Batch) -> Result<Vec<Decision>, PluginError> {
     let url = config::get("url").unwrap_or_else(|| "http://example.com/".into());
     match http::get(&url, &[("accept", "text/plain")]) {
         Ok(response) => {
             let body = String::from_utf8_lossy(&response.body).into_owned();
             Ok(batch
-                .iter()
+                .profiles()
                 .map(|p| {
                     decision(
-                        p.customer_id,
+                        p.customer_id(),
                         vec![format!("status {}: {body}", response.status)],
                     )
                 })
@@ -72,16 +77,16 @@ fn fetch(batch: &[CustomerProfile]) -> Result<Vec<Decision>, PluginError> {
 }
 
 /// Counts calls in a global: a fresh instance per call must always see its first call.
-fn remember(batch: &[CustomerProfile]) -> Vec<Decision> {
+fn remember(batch: &Batch) -> Vec<Decision> {
     static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let calls = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
     batch
-        .iter()
-        .map(|p| decision(p.customer_id, vec![format!("call {calls}")]))
+        .profiles()
+        .map(|p| decision(p.customer_id(), vec![format!("call {calls}")]))
         .collect()
 }
 
-fn probe_sandbox(batch: &[CustomerProfile]) -> Vec<Decision> {
+fn probe_sandbox(batch: &Batch) -> Vec<Decision> {
     let files = match std::fs::read_to_string("/etc/passwd") {
         Ok(text) => format!("read /etc/passwd: {} bytes", text.len()),
         Err(_) => "files: denied".to_owned(),
@@ -92,66 +97,36 @@ fn probe_sandbox(batch: &[CustomerProfile]) -> Vec<Decision> {
     };
     let env = format!("environment: {} variables", std::env::vars().count());
     batch
-        .iter()
+        .profiles()
         .map(|p| {
             decision(
-                p.customer_id,
+                p.customer_id(),
                 vec![files.clone(), listing.clone(), env.clone()],
             )
         })
         .collect()
 }
 
-fn huge_output(batch: &[CustomerProfile]) -> Vec<Decision> {
+fn huge_output(batch: &Batch) -> Vec<Decision> {
     let megabytes: usize = config::get("output_mb")
         .and_then(|mb| mb.parse().ok())
         .unwrap_or(100);
     let per_customer = (megabytes << 20) / batch.len().max(1);
     batch
-        .iter()
-        .map(|p| decision(p.customer_id, vec!["x".repeat(per_customer)]))
+        .profiles()
+        .map(|p| decision(p.customer_id(), vec!["x".repeat(per_customer)]))
         .collect()
 }
 
 impl TieringPolicy for Hostile {
-    fn evaluate(batch: Vec<CustomerProfile>) -> Result<Vec<Decision>, PluginError> {
-        let behaviour = config::get("behaviour").unwrap_or_default();
-        match behaviour.as_str() {
-            "infinite-loop" => spin_forever(),
-            "memory-bomb" => Ok(vec![decision(0, vec![exhaust_memory().to_string()])]),
-            "deep-recursion" => Ok(vec![decision(0, vec![recurse(0).to_string()])]),
-            "huge-output" => Ok(huge_output(&batch)),
-            "panic" => panic!("hostile plugin panics on purpose"),
-            "forbidden-host" | "granted-host" | "slow-host" => fetch(&batch),
-            "sandbox-probe" => Ok(probe_sandbox(&batch)),
-            "remember" => Ok(remember(&batch)),
-            "log-flood" => {
-                for n in 0..100_000 {
-                    log::log(log::LogLevel::Info, "flood", &[("n", &n.to_string())]);
-                }
-                Ok(batch
-                    .iter()
-                    .map(|p| decision(p.customer_id, vec![]))
-                    .collect())
+    fn evaluate(batch: &Batch, decisions: &mut Decisions) -> Result<(), PluginError> {
+        for answer in attack(batch)? {
+            let mut reasons = decisions.decide(answer.customer_id, "regular", 0.0);
+            for reason in answer.reasons {
+                reasons.add(reason);
             }
-            "log-secret" => {
-                let secret = config::get("api_key").unwrap_or_default();
-                log::log(
-                    log::LogLevel::Warn,
-                    &format!("my key is {secret}"),
-                    &[("key", &secret)],
-                );
-                println!("stdout also sees {secret}");
-                Ok(batch
-                    .iter()
-                    .map(|p| decision(p.customer_id, vec![]))
-                    .collect())
-            }
-            other => Err(PluginError::fatal(
-                "unknown-behaviour",
-                format!("no behaviour {other:?}"),
-            )),
         }
+        Ok(())
     }
 
     fn tiers() -> Vec<Tier> {
@@ -160,6 +135,52 @@ impl TieringPolicy for Hostile {
             label: "Regular".into(),
             rank: 0,
         }]
+    }
+}
+
+/// Runs the attack the tenant configured.
+fn attack(batch: &Batch) -> Result<Vec<Decision>, PluginError> {
+    let behaviour = config::get("behaviour").unwrap_or_default();
+    match behaviour.as_str() {
+        "infinite-loop" => spin_forever(),
+        "memory-bomb" => Ok(vec![decision(0, vec![exhaust_memory().to_string()])]),
+        "deep-recursion" => Ok(vec![decision(0, vec![recurse(0).to_string()])]),
+        "huge-output" => Ok(huge_output(batch)),
+        "panic" => panic!("hostile plugin panics on purpose"),
+        "forbidden-host" | "granted-host" | "slow-host" => fetch(batch),
+        "sandbox-probe" => Ok(probe_sandbox(batch)),
+        "remember" => Ok(remember(batch)),
+        "skip-one" => Ok(batch
+            .profiles()
+            .skip(1)
+            .map(|p| decision(p.customer_id(), vec![]))
+            .collect()),
+        "log-flood" => {
+            for n in 0..100_000 {
+                log::log(log::LogLevel::Info, "flood", &[("n", &n.to_string())]);
+            }
+            Ok(batch
+                .profiles()
+                .map(|p| decision(p.customer_id(), vec![]))
+                .collect())
+        }
+        "log-secret" => {
+            let secret = config::get("api_key").unwrap_or_default();
+            log::log(
+                log::LogLevel::Warn,
+                &format!("my key is {secret}"),
+                &[("key", &secret)],
+            );
+            println!("stdout also sees {secret}");
+            Ok(batch
+                .profiles()
+                .map(|p| decision(p.customer_id(), vec![]))
+                .collect())
+        }
+        other => Err(PluginError::fatal(
+            "unknown-behaviour",
+            format!("no behaviour {other:?}"),
+        )),
     }
 }
 

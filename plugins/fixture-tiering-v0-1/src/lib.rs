@@ -42,7 +42,7 @@ impl Guest for ValueThreshold {
                     customer_id: profile.customer_id,
                     tier: verdict.tier.into(),
                     score: verdict.score,
-                    reasons: verdict.reasons,
+                    reasons: vec![verdict.reason.to_string()],
                 }
             })
             .collect())

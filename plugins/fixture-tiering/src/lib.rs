@@ -7,7 +7,7 @@
 
 mod policy;
 
-use rapport_sdk::tiering::{CustomerProfile, Decision, Tier};
+use rapport_sdk::tiering::{Batch, Decisions, Tier};
 use rapport_sdk::{PluginError, TieringPolicy, config, log};
 
 struct ValueThreshold;
@@ -17,32 +17,25 @@ fn threshold() -> Result<f64, PluginError> {
         .map_err(|message| PluginError::fatal("bad-config", message))
 }
 
-fn decide(profile: &CustomerProfile, threshold: f64) -> Decision {
-    let facts = policy::Facts {
-        order_value_365d: profile.order_value_365d,
-        days_since_last_contact: profile.days_since_last_contact,
-    };
-    let verdict = policy::decide(facts, threshold);
-    Decision {
-        customer_id: profile.customer_id,
-        tier: verdict.tier.into(),
-        score: verdict.score,
-        reasons: verdict.reasons,
-    }
-}
-
 impl TieringPolicy for ValueThreshold {
-    fn evaluate(batch: Vec<CustomerProfile>) -> Result<Vec<Decision>, PluginError> {
+    fn evaluate(batch: &Batch, decisions: &mut Decisions) -> Result<(), PluginError> {
         let threshold = threshold()?;
         log::log(
             log::LogLevel::Debug,
             "evaluating",
             &[("batch", &batch.len().to_string())],
         );
-        Ok(batch
-            .iter()
-            .map(|profile| decide(profile, threshold))
-            .collect())
+        for profile in batch.profiles() {
+            let facts = policy::Facts {
+                order_value_365d: profile.order_value_365d(),
+                days_since_last_contact: profile.days_since_last_contact(),
+            };
+            let verdict = policy::decide(facts, threshold);
+            decisions
+                .decide(profile.customer_id(), verdict.tier, verdict.score)
+                .add(verdict.reason);
+        }
+        Ok(())
     }
 
     fn tiers() -> Vec<Tier> {

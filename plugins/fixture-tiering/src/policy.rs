@@ -23,12 +23,45 @@ pub struct Facts {
 }
 
 /// The policy's decision for one customer.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Verdict {
     /// One of the ids of [`TIERS`].
     pub tier: &'static str,
     pub score: f64,
-    pub reasons: Vec<String>,
+    pub reason: Reason,
+}
+
+/// Why the customer got its tier. It is written out only where it is read (`Display`), so a
+/// host-side build renders it into its own `String` and the wasm build straight into the
+/// answer's shared text.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Reason {
+    /// Days since the last contact; `None` when there was never any.
+    Silent(Option<u32>),
+    HighValue {
+        order_value: f64,
+        threshold: f64,
+    },
+    Regular {
+        order_value: f64,
+    },
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Reason::Silent(Some(days)) => write!(f, "no contact for {days} days"),
+            Reason::Silent(None) => f.write_str("no contact for ever days"),
+            Reason::HighValue {
+                order_value,
+                threshold,
+            } => write!(
+                f,
+                "orders {order_value:.0} in 365 days (threshold {threshold:.0})"
+            ),
+            Reason::Regular { order_value } => write!(f, "orders {order_value:.0} in 365 days"),
+        }
+    }
 }
 
 /// The threshold from the tenant's `high_value_threshold` setting, or the default when it is
@@ -46,33 +79,23 @@ pub fn threshold(setting: Option<&str>) -> Result<f64, String> {
 /// `high-value` from `threshold` of orders in 365 days, else `regular`; scored by that order value.
 pub fn decide(facts: Facts, threshold: f64) -> Verdict {
     let silent_days = facts.days_since_last_contact.unwrap_or(u32::MAX);
+    let order_value = facts.order_value_365d;
     let (tier, reason) = if silent_days >= CHURN_AFTER_SILENT_DAYS {
-        (
-            "churn-risk",
-            format!(
-                "no contact for {} days",
-                facts
-                    .days_since_last_contact
-                    .map_or("ever".into(), |d| d.to_string())
-            ),
-        )
-    } else if facts.order_value_365d >= threshold {
+        ("churn-risk", Reason::Silent(facts.days_since_last_contact))
+    } else if order_value >= threshold {
         (
             "high-value",
-            format!(
-                "orders {:.0} in 365 days (threshold {threshold:.0})",
-                facts.order_value_365d
-            ),
+            Reason::HighValue {
+                order_value,
+                threshold,
+            },
         )
     } else {
-        (
-            "regular",
-            format!("orders {:.0} in 365 days", facts.order_value_365d),
-        )
+        ("regular", Reason::Regular { order_value })
     };
     Verdict {
         tier,
-        score: facts.order_value_365d,
-        reasons: vec![reason],
+        score: order_value,
+        reason,
     }
 }

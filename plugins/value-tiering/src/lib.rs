@@ -3,32 +3,40 @@
 
 mod policy;
 
-use rapport_sdk::tiering::{ChurnSignalKind, CustomerProfile, Decision, Tier};
+use rapport_sdk::tiering::{Batch, ChurnSignalKind, Decisions, LifecycleStage, Profile, Tier};
 use rapport_sdk::{PluginError, TieringPolicy, config};
 
 struct ValueTiering;
 
-fn facts(profile: CustomerProfile) -> policy::Facts {
+fn facts<'a>(profile: &Profile<'a>) -> policy::Facts<'a> {
     policy::Facts {
-        lifecycle_stage: profile.lifecycle_stage,
-        tenure_days: profile.tenure_days,
-        order_value_90d: profile.order_value_90d,
-        order_value_365d: profile.order_value_365d,
-        order_count_90d: profile.order_count_90d,
-        order_count_365d: profile.order_count_365d,
-        days_since_last_order: profile.days_since_last_order,
-        interaction_count_30d: profile.interaction_count_30d,
-        interaction_count_90d: profile.interaction_count_90d,
-        days_since_last_contact: profile.days_since_last_contact,
-        open_complaints: profile.open_complaints,
-        complaints_90d: profile.complaints_90d,
-        latest_csat: profile.latest_csat,
-        latest_nps: profile.latest_nps,
+        lifecycle_stage: stage_name(profile.lifecycle_stage()),
+        tenure_days: profile.tenure_days(),
+        order_value_90d: profile.order_value_90d(),
+        order_value_365d: profile.order_value_365d(),
+        order_count_90d: profile.order_count_90d(),
+        order_count_365d: profile.order_count_365d(),
+        days_since_last_order: profile.days_since_last_order(),
+        interaction_count_30d: profile.interaction_count_30d(),
+        interaction_count_90d: profile.interaction_count_90d(),
+        days_since_last_contact: profile.days_since_last_contact(),
+        open_complaints: profile.open_complaints(),
+        complaints_90d: profile.complaints_90d(),
+        latest_csat: profile.latest_csat(),
+        latest_nps: profile.latest_nps(),
         host_signals: profile
-            .churn_signals
-            .into_iter()
+            .churn_signals()
             .map(|signal| (host_signal(signal.kind), signal.detail))
             .collect(),
+    }
+}
+
+fn stage_name(stage: LifecycleStage) -> &'static str {
+    match stage {
+        LifecycleStage::Lead => "lead",
+        LifecycleStage::Prospect => "prospect",
+        LifecycleStage::Customer => "customer",
+        LifecycleStage::Churned => "churned",
     }
 }
 
@@ -42,22 +50,17 @@ fn host_signal(kind: ChurnSignalKind) -> policy::HostSignal {
 }
 
 impl TieringPolicy for ValueTiering {
-    fn evaluate(batch: Vec<CustomerProfile>) -> Result<Vec<Decision>, PluginError> {
+    fn evaluate(batch: &Batch, decisions: &mut Decisions) -> Result<(), PluginError> {
         let settings = policy::Settings::read(config::get)
             .map_err(|message| PluginError::fatal("bad-config", message))?;
-        Ok(batch
-            .into_iter()
-            .map(|profile| {
-                let customer_id = profile.customer_id;
-                let verdict = policy::decide(&facts(profile), &settings);
-                Decision {
-                    customer_id,
-                    tier: verdict.tier.into(),
-                    score: verdict.score,
-                    reasons: verdict.reasons,
-                }
-            })
-            .collect())
+        for profile in batch.profiles() {
+            let verdict = policy::decide(&facts(&profile), &settings);
+            let mut reasons = decisions.decide(profile.customer_id(), verdict.tier, verdict.score);
+            for reason in &verdict.reasons {
+                reasons.add(reason);
+            }
+        }
+        Ok(())
     }
 
     fn tiers() -> Vec<Tier> {

@@ -89,8 +89,9 @@ impl Settings {
 
 /// What the policy looks at for one customer (a subset of the host's customer profile).
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Facts {
-    pub lifecycle_stage: String,
+pub struct Facts<'a> {
+    /// `lead`, `prospect`, `customer` or `churned`.
+    pub lifecycle_stage: &'a str,
     pub tenure_days: u32,
     pub order_value_90d: f64,
     pub order_value_365d: f64,
@@ -105,10 +106,10 @@ pub struct Facts {
     pub latest_csat: Option<f64>,
     pub latest_nps: Option<f64>,
     /// The churn signals the host found in the customer's own history, with their evidence.
-    pub host_signals: Vec<(HostSignal, String)>,
+    pub host_signals: Vec<(HostSignal, &'a str)>,
 }
 
-/// The kinds of churn signal the host computes (WIT 0.2.0 `churn-signal-kind`).
+/// The kinds of churn signal the host computes (WIT `churn-signal-kind`, since 0.2.0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HostSignal {
     ContactFalling,
@@ -221,7 +222,7 @@ fn churn_signals(facts: &Facts, settings: &Settings) -> Vec<String> {
             HostSignal::ContactFalling | HostSignal::ComplaintsRising => false,
         };
         if !already {
-            signals.push(detail.clone());
+            signals.push((*detail).to_owned());
         }
     }
     signals
@@ -287,7 +288,7 @@ pub fn decide(facts: &Facts, settings: &Settings) -> Verdict {
 mod tests {
     use super::*;
 
-    fn facts() -> Facts {
+    fn facts() -> Facts<'static> {
         Facts {
             lifecycle_stage: "customer".into(),
             tenure_days: 700,
@@ -354,7 +355,7 @@ mod tests {
         };
         let falling = (
             HostSignal::ContactFalling,
-            "1 contacts in 90 days against 6.2 a quarter over the year before".to_owned(),
+            "1 contacts in 90 days against 6.2 a quarter over the year before",
         );
         let cooling = Facts {
             host_signals: vec![falling.clone()],
@@ -370,7 +371,7 @@ mod tests {
         let small_unhappy = Facts {
             order_value_365d: 5_000.0,
             latest_csat: Some(2.0),
-            host_signals: vec![(HostSignal::SatisfactionLow, "latest CSAT 2".to_owned())],
+            host_signals: vec![(HostSignal::SatisfactionLow, "latest CSAT 2")],
             ..facts()
         };
         let verdict = decide(&small_unhappy, &settings);

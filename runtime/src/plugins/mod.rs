@@ -1,5 +1,5 @@
-//! The plugin host: vendors' WASM components (WIT package `rapport:plugin@0.2.0`, and 0.1.0
-//! through its shim `since_v0_1`) run sandboxed
+//! The plugin host: vendors' WASM components (WIT package `rapport:plugin@0.3.0`, and 0.1.0 and
+//! 0.2.0 through their shims `shims`, `since_v0_1` and `since_v0_2`) run sandboxed
 //! on one shared wasmtime engine, each call in a fresh store with its own limits (deadline,
 //! fuel, memory, output, log volume) and only the capabilities its grants allow.
 
@@ -10,7 +10,9 @@ pub mod error;
 pub mod harness;
 mod host;
 pub mod limits;
+mod shims;
 pub mod since_v0_1;
+pub mod since_v0_2;
 pub mod survey;
 pub mod tiering;
 

@@ -1,19 +1,8 @@
-//! The shim for plugins built against `rapport:plugin@0.1.0`: it serves them with the latest
-//! host and converts at the boundary, as Zed's `extension_host` does per version.
-//!
-//! What differs from 0.2.0 is only the tiering profile, which gained `churn-signals`. So:
-//! - the host services are registered a second time under their 0.1.0 names, delegating to the
-//!   latest implementations (the types are structurally identical, and component types are
-//!   structural, so the latest Rust types carry them);
-//! - survey channels and ERP connectors run through the latest bindings unchanged: their
-//!   exports have the same names and structurally identical types;
-//! - tiering policies get their own 0.1.0 bindings (`tiering`), and the profile is sent
-//!   without the signals.
+//! The tiering shim for plugins built against `rapport:plugin@0.1.0` (their host services are
+//! registered by `shims.rs`): its own bindings of the 0.1.0 `tiering-policy` world, a profile
+//! as in 0.2.0 but without the churn signals, and decisions converted like 0.2.0's.
 
-use wasmtime::component::Linker;
-
-use super::bindings::{clock, config, http, log, tiering_types as latest, types};
-use super::host::HostState;
+use super::since_v0_2::v0_2;
 use crate::domain::tiering::CustomerFacts;
 
 /// The 0.1.0 `tiering-policy` world: its own `tiering-types`, every other interface mapped to
@@ -36,38 +25,6 @@ pub mod tiering {
 
 use tiering::rapport::plugin::tiering_types as v0_1;
 pub use tiering::{TieringPolicy, TieringPolicyPre};
-
-/// Defines the 0.1.0 host interfaces in `linker`, next to the latest ones.
-pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    // Type-only interfaces are imported as (empty) instances.
-    for name in ["types", "tiering-types", "survey-types", "erp-types"] {
-        linker.instance(&format!("rapport:plugin/{name}@0.1.0"))?;
-    }
-    linker
-        .instance("rapport:plugin/log@0.1.0")?
-        .func_wrap_async(
-        "log",
-        |mut store, (level, message, fields): (types::LogLevel, String, Vec<types::KeyValue>)| {
-            Box::new(async move { log::Host::log(store.data_mut(), level, message, fields).await })
-        },
-    )?;
-    linker
-        .instance("rapport:plugin/config@0.1.0")?
-        .func_wrap_async("get", |mut store, (key,): (String,)| {
-            Box::new(async move { Ok((config::Host::get(store.data_mut(), key).await?,)) })
-        })?;
-    linker
-        .instance("rapport:plugin/http@0.1.0")?
-        .func_wrap_async("send", |mut store, (request,): (http::Request,)| {
-            Box::new(async move { Ok((http::Host::send(store.data_mut(), request).await?,)) })
-        })?;
-    linker
-        .instance("rapport:plugin/clock@0.1.0")?
-        .func_wrap_async("now-ms", |mut store, (): ()| {
-            Box::new(async move { Ok((clock::Host::now_ms(store.data_mut()).await?,)) })
-        })?;
-    Ok(())
-}
 
 /// The 0.1.0 profile: the latest one without the churn signals.
 pub fn profile(facts: &CustomerFacts) -> v0_1::CustomerProfile {
@@ -93,8 +50,8 @@ pub fn profile(facts: &CustomerFacts) -> v0_1::CustomerProfile {
     }
 }
 
-pub fn decision(decision: v0_1::Decision) -> latest::Decision {
-    latest::Decision {
+pub fn decision(decision: v0_1::Decision) -> v0_2::Decision {
+    v0_2::Decision {
         customer_id: decision.customer_id,
         tier: decision.tier,
         score: decision.score,
@@ -102,8 +59,8 @@ pub fn decision(decision: v0_1::Decision) -> latest::Decision {
     }
 }
 
-pub fn tier(tier: v0_1::Tier) -> latest::Tier {
-    latest::Tier {
+pub fn tier(tier: v0_1::Tier) -> v0_2::Tier {
+    v0_2::Tier {
         id: tier.id,
         label: tier.label,
         rank: tier.rank,

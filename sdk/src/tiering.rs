@@ -1,0 +1,271 @@
+//! Tiering policies: the facts of a batch of customers in, a tier with score and reasons out.
+//!
+//! The WIT types keep a batch in columns (one list per fact, texts laid end to end, so that a
+//! batch crosses into the plugin as a few copies); this module gives a policy the view it wants
+//! instead: [`Batch::profiles`] yields one [`Profile`] per customer, with its facts as methods
+//! and its texts as plain `&str`, and [`Decisions::decide`] records a decision whose reasons
+//! are written straight into the answer.
+
+use std::fmt::{Display, Write};
+
+/// The generated bindings of the `tiering-policy` world, for the export macro.
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit/rapport-plugin@0.3.0",
+        world: "tiering-policy",
+        runtime_path: "rapport_sdk::wit_bindgen::rt",
+        with: {
+            "rapport:plugin/types@0.3.0": crate::host_bindings::rapport::plugin::types,
+            "rapport:plugin/log@0.3.0": crate::host_bindings::rapport::plugin::log,
+            "rapport:plugin/config@0.3.0": crate::host_bindings::rapport::plugin::config,
+            "rapport:plugin/http@0.3.0": crate::host_bindings::rapport::plugin::http,
+            "rapport:plugin/clock@0.3.0": crate::host_bindings::rapport::plugin::clock,
+        },
+        pub_export_macro: true,
+        export_macro_name: "__export_tiering_policy_world",
+        default_bindings_module: "rapport_sdk::tiering::bindings",
+    });
+}
+
+use self::bindings::rapport::plugin::tiering_types as wit;
+pub use self::bindings::rapport::plugin::tiering_types::{ChurnSignalKind, LifecycleStage, Tier};
+
+/// Marks a missing day count in the WIT columns.
+const NONE_DAYS: u32 = u32::MAX;
+
+/// The customers of one `evaluate` call.
+#[derive(Debug)]
+pub struct Batch {
+    raw: wit::ProfileBatch,
+}
+
+impl Batch {
+    #[doc(hidden)]
+    pub fn from_wit(raw: wit::ProfileBatch) -> Batch {
+        Batch { raw }
+    }
+
+    /// How many customers the batch holds.
+    pub fn len(&self) -> usize {
+        self.raw.customer_ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.raw.customer_ids.is_empty()
+    }
+
+    /// The customers, in the order their decisions must follow.
+    pub fn profiles(&self) -> impl ExactSizeIterator<Item = Profile<'_>> {
+        (0..self.len()).map(|index| Profile {
+            batch: &self.raw,
+            index,
+        })
+    }
+}
+
+/// Text `index` of `texts`; the host lays texts out on character boundaries and within bounds,
+/// so a bad one reads as empty rather than trapping.
+fn text_at(texts: &wit::Texts, index: usize) -> &str {
+    let (start, end) = range_at(&texts.ends, index);
+    texts.text.get(start..end).unwrap_or_default()
+}
+
+/// Entries `ends[index - 1] .. ends[index]` (from 0 for the first) as a range.
+fn range_at(ends: &[u32], index: usize) -> (usize, usize) {
+    let start = match index {
+        0 => 0,
+        _ => ends.get(index - 1).copied().unwrap_or(0) as usize,
+    };
+    let end = ends.get(index).copied().unwrap_or(0) as usize;
+    (start, end.max(start))
+}
+
+/// One customer's facts, read from the batch's columns.
+#[derive(Debug, Clone, Copy)]
+pub struct Profile<'a> {
+    batch: &'a wit::ProfileBatch,
+    index: usize,
+}
+
+/// A getter of the profile's entry in the batch's column of the same name.
+macro_rules! column {
+    ($(#[$doc:meta])* $name:ident: $type:ty) => {
+        $(#[$doc])*
+        pub fn $name(&self) -> $type {
+            self.batch.$name[self.index]
+        }
+    };
+}
+
+impl<'a> Profile<'a> {
+    column!(
+        /// Days since the customer was created.
+        tenure_days: u32
+    );
+    column!(order_value_90d: f64);
+    column!(order_value_365d: f64);
+    column!(order_count_90d: u32);
+    column!(order_count_365d: u32);
+    column!(interaction_count_30d: u32);
+    column!(interaction_count_90d: u32);
+    column!(open_complaints: u32);
+    column!(complaints_90d: u32);
+
+    /// The customer's id.
+    pub fn customer_id(&self) -> i64 {
+        self.batch.customer_ids[self.index]
+    }
+
+    pub fn lifecycle_stage(&self) -> LifecycleStage {
+        self.batch.lifecycle_stages[self.index]
+    }
+
+    /// Days since the last order, `None` when there was none.
+    pub fn days_since_last_order(&self) -> Option<u32> {
+        days(self.batch.days_since_last_order[self.index])
+    }
+
+    /// Days since the last interaction, `None` when there was none.
+    pub fn days_since_last_contact(&self) -> Option<u32> {
+        days(self.batch.days_since_last_contact[self.index])
+    }
+
+    /// The latest CSAT (1–5), `None` when never measured.
+    pub fn latest_csat(&self) -> Option<f64> {
+        measured(self.batch.latest_csat[self.index])
+    }
+
+    /// The latest NPS (0–10), `None` when never measured.
+    pub fn latest_nps(&self) -> Option<f64> {
+        measured(self.batch.latest_nps[self.index])
+    }
+
+    /// The latest CES (1–7), `None` when never measured.
+    pub fn latest_ces(&self) -> Option<f64> {
+        measured(self.batch.latest_ces[self.index])
+    }
+
+    /// The customer's custom fields, a JSON object.
+    pub fn custom_fields_json(&self) -> &'a str {
+        text_at(&self.batch.custom_fields_json, self.index)
+    }
+
+    /// The customer's tags.
+    pub fn tags(&self) -> impl ExactSizeIterator<Item = &'a str> + use<'a> {
+        let tags = &self.batch.tags;
+        let (start, end) = range_at(&self.batch.tag_ends, self.index);
+        (start..end).map(move |tag| text_at(tags, tag))
+    }
+
+    /// Whether the customer carries `tag`.
+    pub fn has_tag(&self, tag: &str) -> bool {
+        self.tags().any(|own| own == tag)
+    }
+
+    /// The churn-risk signals the host found in the customer's own history.
+    pub fn churn_signals(&self) -> impl ExactSizeIterator<Item = ChurnSignal<'a>> + use<'a> {
+        let batch = self.batch;
+        let (start, end) = range_at(&batch.signal_ends, self.index);
+        let end = end.min(batch.signal_kinds.len()).max(start);
+        (start..end).map(move |signal| ChurnSignal {
+            kind: batch.signal_kinds[signal],
+            detail: text_at(&batch.signal_details, signal),
+        })
+    }
+}
+
+fn days(value: u32) -> Option<u32> {
+    (value != NONE_DAYS).then_some(value)
+}
+
+fn measured(value: f64) -> Option<f64> {
+    (!value.is_nan()).then_some(value)
+}
+
+/// A churn-risk signal the host found, with its evidence for a manager to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChurnSignal<'a> {
+    pub kind: ChurnSignalKind,
+    pub detail: &'a str,
+}
+
+/// The answer to one `evaluate` call, filled one decision at a time.
+#[derive(Debug)]
+pub struct Decisions {
+    raw: wit::Decisions,
+}
+
+impl Decisions {
+    /// An empty answer naming the policy's catalogue, with room for `capacity` decisions.
+    #[doc(hidden)]
+    pub fn new(catalogue: Vec<Tier>, capacity: usize) -> Decisions {
+        Decisions {
+            raw: wit::Decisions {
+                customer_ids: Vec::with_capacity(capacity),
+                tiers: Vec::with_capacity(capacity),
+                tier_ids: catalogue.into_iter().map(|tier| tier.id).collect(),
+                scores: Vec::with_capacity(capacity),
+                reasons: wit::Texts {
+                    text: String::with_capacity(capacity * 48),
+                    ends: Vec::with_capacity(capacity * 2),
+                },
+                reason_ends: Vec::with_capacity(capacity),
+            },
+        }
+    }
+
+    #[doc(hidden)]
+    pub fn into_wit(self) -> wit::Decisions {
+        self.raw
+    }
+
+    /// How many decisions were made so far.
+    pub fn len(&self) -> usize {
+        self.raw.customer_ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.raw.customer_ids.is_empty()
+    }
+
+    /// Decides `tier` (an id of the policy's catalogue) with `score` for the customer; add the
+    /// decision's reasons to what this returns. Decide for every profile, in the batch's order.
+    pub fn decide(&mut self, customer_id: i64, tier: &str, score: f64) -> Reasons<'_> {
+        let raw = &mut self.raw;
+        let tier = match raw.tier_ids.iter().position(|id| id == tier) {
+            Some(index) => index,
+            // The host refuses a tier outside the catalogue and names it in the error.
+            None => {
+                raw.tier_ids.push(tier.to_owned());
+                raw.tier_ids.len() - 1
+            }
+        };
+        raw.customer_ids.push(customer_id);
+        raw.tiers.push(tier as u32);
+        raw.scores.push(score);
+        raw.reason_ends.push(raw.reasons.ends.len() as u32);
+        Reasons { answer: raw }
+    }
+}
+
+/// The reasons of the decision just made: sentences a manager can read.
+#[derive(Debug)]
+pub struct Reasons<'a> {
+    answer: &'a mut wit::Decisions,
+}
+
+impl Reasons<'_> {
+    /// Adds a reason, e.g. `reasons.add(format_args!("no contact for {days} days"))`; it is
+    /// written straight into the answer, without a `String` of its own.
+    pub fn add(&mut self, reason: impl Display) -> &mut Self {
+        let reasons = &mut self.answer.reasons;
+        // Writing into a `String` cannot fail.
+        let _ = write!(reasons.text, "{reason}");
+        reasons.ends.push(reasons.text.len() as u32);
+        if let Some(end) = self.answer.reason_ends.last_mut() {
+            *end += 1;
+        }
+        self
+    }
+}
