@@ -290,7 +290,7 @@ mod tests {
 
     fn facts() -> Facts<'static> {
         Facts {
-            lifecycle_stage: "customer".into(),
+            lifecycle_stage: "customer",
             tenure_days: 700,
             days_since_last_contact: Some(10),
             interaction_count_30d: 1,
