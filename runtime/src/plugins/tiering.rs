@@ -223,22 +223,20 @@ fn profile_batch(batch: &[CustomerFacts]) -> Result<wit::ProfileBatch, PluginErr
         // A real count never reaches the marker; one that did would read as missing.
         batch.iter().map(|f| fact(f).unwrap_or(NONE_DAYS)).collect()
     };
-    let mut tags = Texts::default();
-    let mut signal_details = Texts::default();
+    let (mut tags, mut signal_details, mut custom_fields) = (no_texts(), no_texts(), no_texts());
     let mut signal_kinds = Vec::new();
     let (mut tag_ends, mut signal_ends) = (Vec::new(), Vec::new());
-    let mut custom_fields = Texts::default();
     let mut stages = Vec::with_capacity(batch.len());
     for facts in batch {
         stages.push(lifecycle_stage(facts)?);
-        custom_fields.push(&facts.custom_fields_json)?;
+        push_text(&mut custom_fields, &facts.custom_fields_json)?;
         for tag in &facts.tags {
-            tags.push(tag)?;
+            push_text(&mut tags, tag)?;
         }
         tag_ends.push(end(tags.ends.len())?);
         for signal in &facts.churn_signals {
             signal_kinds.push(signal_kind(signal.kind));
-            signal_details.push(&signal.detail)?;
+            push_text(&mut signal_details, &signal.detail)?;
         }
         signal_ends.push(end(signal_kinds.len())?);
     }
@@ -259,11 +257,11 @@ fn profile_batch(batch: &[CustomerFacts]) -> Result<wit::ProfileBatch, PluginErr
         latest_csat: measured(|f| f.latest_csat),
         latest_nps: measured(|f| f.latest_nps),
         latest_ces: measured(|f| f.latest_ces),
-        custom_fields_json: custom_fields.into(),
-        tags: tags.into(),
+        custom_fields_json: custom_fields,
+        tags,
         tag_ends,
         signal_kinds,
-        signal_details: signal_details.into(),
+        signal_details,
         signal_ends,
     })
 }
@@ -292,28 +290,18 @@ fn signal_kind(kind: ChurnSignalKind) -> wit::ChurnSignalKind {
     }
 }
 
-/// Texts laid end to end, as `wit::Texts` is filled.
-#[derive(Default)]
-struct Texts {
-    text: String,
-    ends: Vec<u32>,
-}
-
-impl Texts {
-    fn push(&mut self, piece: &str) -> Result<(), PluginError> {
-        self.text.push_str(piece);
-        self.ends.push(end(self.text.len())?);
-        Ok(())
+fn no_texts() -> wit::Texts {
+    wit::Texts {
+        text: String::new(),
+        ends: Vec::new(),
     }
 }
 
-impl From<Texts> for wit::Texts {
-    fn from(texts: Texts) -> wit::Texts {
-        wit::Texts {
-            text: texts.text,
-            ends: texts.ends,
-        }
-    }
+/// Lays `piece` after the texts already there.
+fn push_text(texts: &mut wit::Texts, piece: &str) -> Result<(), PluginError> {
+    texts.text.push_str(piece);
+    texts.ends.push(end(texts.text.len())?);
+    Ok(())
 }
 
 fn end(offset: usize) -> Result<u32, PluginError> {
@@ -448,11 +436,11 @@ mod tests {
     }
 
     fn texts(pieces: &[&str]) -> wit::Texts {
-        let mut texts = Texts::default();
+        let mut texts = no_texts();
         for piece in pieces {
-            texts.push(piece).unwrap();
+            push_text(&mut texts, piece).unwrap();
         }
-        texts.into()
+        texts
     }
 
     fn answer(batch: &[CustomerFacts], reasons: &[&str], reason_ends: Vec<u32>) -> wit::Decisions {
