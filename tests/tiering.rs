@@ -107,6 +107,21 @@ async fn events(server: &TestServer, tenant_id: i64) -> i64 {
     row.try_get::<i64>("", "n").unwrap()
 }
 
+/// The payload of the tenant's latest `customer.tier_changed` event.
+async fn last_tier_event(server: &TestServer, tenant_id: i64) -> Value {
+    let backend = server.db.get_database_backend();
+    let sql = format!(
+        "SELECT payload FROM events WHERE tenant_id = {tenant_id} AND kind = 'customer.tier_changed' ORDER BY id DESC LIMIT 1"
+    );
+    let row = server
+        .db
+        .query_one_raw(Statement::from_string(backend, sql))
+        .await
+        .unwrap()
+        .expect("a tier event");
+    serde_json::from_str(&row.try_get::<String>("", "payload").unwrap()).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn customers_get_the_tier_their_facts_call_for_with_reasons_and_history() {
     let component = plugin_component("value-tiering");
@@ -171,6 +186,14 @@ async fn customers_get_the_tier_their_facts_call_for_with_reasons_and_history() 
             assert_eq!(moves, [(json!("high-value"), json!("potential")), (Value::Null, json!("high-value"))]);
             assert_eq!(history[1]["plugin_id"], POLICY);
             assert_eq!(events(&server, tenant.id).await, 6);
+            let event = last_tier_event(&server, tenant.id).await;
+            assert_eq!(
+                (&event["customer_id"], &event["from_tier"], &event["to_tier"], &event["plugin_id"], &event["plugin_version"]),
+                (&json!(high), &json!("high-value"), &json!("potential"), &json!(POLICY), &json!("1.2.0")),
+                "{event}"
+            );
+            assert_eq!(event["reasons"], history[0]["reasons"], "{event}");
+            assert_eq!(event["score"], history[0]["score"], "{event}");
 
             let (status, error) = server
                 .call(Method::PUT, &format!("/api/v1/tenant/plugins/{POLICY}"), Some(token),

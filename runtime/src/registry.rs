@@ -189,6 +189,15 @@ impl TieringSession<'_> {
     pub fn version(&self) -> &str {
         &self.ready.version
     }
+
+    /// The policy this session runs.
+    pub fn plugin_id(&self) -> &str {
+        &self.ready.plugin_id
+    }
+
+    pub fn tenant_id(&self) -> Id {
+        self.tenant_id
+    }
 }
 
 /// A plugin call that is not in the run log yet.

@@ -10,11 +10,15 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
+use tokio::sync::mpsc;
 
 use crate::domain::Id;
 use crate::domain::plugin::PluginKind;
-use crate::domain::tiering::{CustomerFacts, TierRunError, TierRunReport};
-use crate::registry::{Registry, RegistryError, RegistryResult, TieringSession};
+use crate::domain::tiering::{
+    CustomerFacts, PageWritten, TierDecision, TierRunError, TierRunReport,
+};
+use crate::plugins::PluginError;
+use crate::registry::{PendingRun, Registry, RegistryError, RegistryResult, TieringSession};
 use crate::store::{begin_write, commit, customers, tenants, tiering};
 
 /// Customers per plugin call.
@@ -57,10 +61,10 @@ pub async fn choose_policy(
 }
 
 /// Re-tiers every customer of the tenant with `plugin_id`; `progress(done, total)` is called
-/// after each page. The next page's facts are read while the current page is evaluated and
-/// written: reads and the write transaction use different pooled connections. (Evaluating a
-/// page while the previous one is written as well was slower on two cores: the three stages
-/// then only competed for them.)
+/// after each page. A reader task reads the next pages' facts while this one evaluates and
+/// writes the current page (one transaction per page, on another pooled connection). Writing
+/// a page while evaluating the next as well was slower: on two cores the three stages only
+/// competed for them.
 pub async fn run(
     db: &DatabaseConnection,
     registry: &Registry,
@@ -71,33 +75,59 @@ pub async fn run(
     let tenant = tenants::get(db, tenant_id).await?;
     let total = customers::count(db, tenant_id).await?;
     let now = Utc::now();
-    let currency = tenant.default_currency.as_str();
     let mut report = TierRunReport::new(plugin_id);
     let session = registry.tiering_session(db, tenant_id, plugin_id).await?;
-    let (mut facts, seconds) = next_page(db, tenant_id, currency, 0, now).await?;
-    report.timings.facts_seconds += seconds;
-    while let Some(after) = facts.last().map(|last| last.customer_id) {
-        let mut page_report = TierRunReport::new(plugin_id);
-        let (next, evaluated) = tokio::join!(
-            next_page(db, tenant_id, currency, after, now),
-            evaluate_page(db, &session, tenant_id, &facts, now, &mut page_report),
-        );
-        report.absorb(page_report);
-        if !evaluated? {
+    let mut pages = read_ahead(db.clone(), tenant_id, tenant.default_currency, now);
+    while let Some(page) = pages.recv().await {
+        let (facts, seconds) = page?;
+        report.timings.facts_seconds += seconds;
+        if facts.is_empty() {
+            break;
+        }
+        if !evaluate_page(db, &session, tenant_id, &facts, now, &mut report).await? {
             break;
         }
         progress(report.evaluated, total);
-        let (next, seconds) = next?;
-        report.timings.facts_seconds += seconds;
-        facts = next;
     }
     Ok(report)
 }
 
-/// One plugin call, then one write transaction with the page's tiers and the record of the
-/// call (recorded on its own, the call took SQLite's write lock once more per page). Returns
-/// `false` when the plugin failed: the failure is recorded and in the report, and the page's
-/// customers keep their tiers.
+/// Pages of facts the reader may have ready before the job takes them.
+const READ_AHEAD: usize = 2;
+
+/// Reads the tenant's customers' facts page by page, in id order, on a task of its own; it
+/// stops after the last page, after an error (which it passes on), or when the receiver is
+/// dropped.
+fn read_ahead(
+    db: DatabaseConnection,
+    tenant_id: Id,
+    currency: String,
+    now: DateTime<Utc>,
+) -> mpsc::Receiver<RegistryResult<(Vec<CustomerFacts>, f64)>> {
+    let (pages, receiver) = mpsc::channel(READ_AHEAD);
+    tokio::spawn(async move {
+        let mut after = 0;
+        loop {
+            let page = next_page(&db, tenant_id, &currency, after, now).await;
+            let last = match &page {
+                Ok((facts, _)) => facts.last().map(|last| last.customer_id),
+                Err(_) => None,
+            };
+            if pages.send(page).await.is_err() {
+                return;
+            }
+            match last {
+                Some(last) => after = last,
+                None => return,
+            }
+        }
+    });
+    receiver
+}
+
+/// One plugin call, then one write transaction with the page's tiers. Returns `false` when
+/// the plugin failed: the failure is recorded and in the report, and the page's customers
+/// keep their tiers.
 async fn evaluate_page(
     db: &DatabaseConnection,
     session: &TieringSession<'_>,
@@ -114,29 +144,60 @@ async fn evaluate_page(
     report.timings.plugin_seconds += started.elapsed().as_secs_f64();
     report.plugin_version = session.version().to_owned();
     report.batches += 1;
-    let decisions = match outcome {
-        Ok(decisions) => decisions,
-        Err(error) => {
-            let run = session.record(db, pending).await?;
-            let plugin_id = report.plugin_id.as_str();
-            tracing::warn!(tenant_id, plugin_id, %error, "tiering policy failed; run stopped");
-            report.error = Some(TierRunError {
-                code: error.code().to_owned(),
-                message: error.to_string(),
-                run_id: run.id,
-            });
-            return Ok(false);
+    match outcome {
+        Ok(decisions) => {
+            let written = write_page(db, session, tenant_id, &decisions, pending, now);
+            report.add_written(written.await?);
+            Ok(true)
         }
-    };
+        Err(error) => {
+            record_failure(db, session, pending, error, report).await?;
+            Ok(false)
+        }
+    }
+}
+
+/// A failed call ends the run: it is recorded and in the report, and the page's customers
+/// keep their tiers.
+async fn record_failure(
+    db: &DatabaseConnection,
+    session: &TieringSession<'_>,
+    pending: PendingRun,
+    error: PluginError,
+    report: &mut TierRunReport,
+) -> RegistryResult<()> {
+    let run = session.record(db, pending).await?;
+    let plugin_id = report.plugin_id.as_str();
+    tracing::warn!(tenant_id = session.tenant_id(), plugin_id, %error, "tiering policy failed; run stopped");
+    report.error = Some(TierRunError {
+        code: error.code().to_owned(),
+        message: error.to_string(),
+        run_id: run.id,
+    });
+    Ok(())
+}
+
+/// One write transaction with a page's tiers and the record of its call (recorded on its own,
+/// the call took SQLite's write lock once more per page).
+async fn write_page(
+    db: &DatabaseConnection,
+    session: &TieringSession<'_>,
+    tenant_id: Id,
+    decisions: &[TierDecision],
+    pending: PendingRun,
+    now: DateTime<Utc>,
+) -> RegistryResult<PageWritten> {
     let started = Instant::now();
     let tx = begin_write(db).await?;
-    let plugin = (report.plugin_id.as_str(), session.version());
-    report.changed += tiering::apply(&tx, tenant_id, &decisions, plugin, now).await?;
+    let plugin = (session.plugin_id(), session.version());
+    let changed = tiering::apply(&tx, tenant_id, decisions, plugin, now).await?;
     session.record(&tx, pending).await?;
     commit(tx).await?;
-    report.timings.write_seconds += started.elapsed().as_secs_f64();
-    report.evaluated += decisions.len() as u64;
-    Ok(true)
+    Ok(PageWritten {
+        evaluated: decisions.len() as u64,
+        changed,
+        seconds: started.elapsed().as_secs_f64(),
+    })
 }
 
 /// The facts of the page after `after`, and the seconds it took to read them.

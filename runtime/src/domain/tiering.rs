@@ -185,26 +185,25 @@ impl TierRunReport {
             timings: TierRunTimings::default(),
         }
     }
-}
 
-impl TierRunReport {
-    /// Adds a part of the run (one batch) to the whole.
-    pub fn absorb(&mut self, part: TierRunReport) {
-        if !part.plugin_version.is_empty() {
-            self.plugin_version = part.plugin_version;
-        }
-        self.evaluated += part.evaluated;
-        self.changed += part.changed;
-        self.batches += part.batches;
-        self.error = self.error.take().or(part.error);
-        self.timings.facts_seconds += part.timings.facts_seconds;
-        self.timings.plugin_seconds += part.timings.plugin_seconds;
-        self.timings.write_seconds += part.timings.write_seconds;
+    /// Counts a written page in the whole.
+    pub fn add_written(&mut self, page: PageWritten) {
+        self.evaluated += page.evaluated;
+        self.changed += page.changed;
+        self.timings.write_seconds += page.seconds;
     }
 }
 
-/// Where a run's time went, in seconds. Reading the next page overlaps with evaluating and
-/// writing the current one, so the parts can add up to more than the run.
+/// One page's decisions, written.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PageWritten {
+    pub evaluated: u64,
+    pub changed: u64,
+    pub seconds: f64,
+}
+
+/// Where a run's time went, in seconds. Reading the next pages, evaluating the current one and
+/// writing the previous one overlap, so the parts can add up to more than the run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
 pub struct TierRunTimings {
     /// Reading customers and aggregating their facts.

@@ -17,6 +17,7 @@ pub mod entity;
 pub mod events;
 pub mod handover;
 pub mod interactions;
+mod json_rows;
 pub mod knowledge;
 pub mod orders;
 pub mod plugins;

@@ -6,16 +6,17 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockBehavior, LockType, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QuerySelect, Set, Statement, Value,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Set, Statement, Value,
 };
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use super::entity::{
     customer, customer_tag, interaction, order, satisfaction_record, ticket, tier_history,
     tier_request, tier_service_policy,
 };
-use super::{StoreError, StoreResult, bulk};
+use super::{StoreError, StoreResult, json_rows};
 use crate::domain::Id;
 use crate::domain::order::OrderStatus;
 use crate::domain::tiering::{
@@ -32,7 +33,7 @@ fn days_between(then: DateTime<Utc>, now: DateTime<Utc>) -> u32 {
     (now - then).num_days().clamp(0, i64::from(u32::MAX)) as u32
 }
 
-#[derive(Debug, FromQueryResult)]
+#[derive(Debug, Deserialize)]
 struct OrderTotals {
     customer_id: Id,
     value_90_e4: i64,
@@ -44,7 +45,7 @@ struct OrderTotals {
     last_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, FromQueryResult)]
+#[derive(Debug, Deserialize)]
 struct ComplaintTotals {
     customer_id: Id,
     open: i64,
@@ -52,7 +53,7 @@ struct ComplaintTotals {
     count_prior_90: i64,
 }
 
-#[derive(Debug, FromQueryResult)]
+#[derive(Debug, Deserialize)]
 struct InteractionTotals {
     customer_id: Id,
     count_30: i64,
@@ -70,7 +71,7 @@ fn counted(column: order::Column) -> sea_orm::sea_query::SimpleExpr {
 }
 
 /// What the facts of a customer start from: its own row's part of them.
-#[derive(Debug, Clone, FromQueryResult)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct FactsSubject {
     pub id: Id,
     pub stage: String,
@@ -128,14 +129,12 @@ pub async fn subjects_page(
     after_id: Id,
     limit: u64,
 ) -> StoreResult<Vec<FactsSubject>> {
-    Ok(subjects_query()
+    let query = subjects_query()
         .filter(customer::Column::TenantId.eq(tenant_id))
         .filter(customer::Column::Id.gt(after_id))
         .order_by_asc(customer::Column::Id)
-        .limit(limit)
-        .into_model::<FactsSubject>()
-        .all(db)
-        .await?)
+        .limit(limit);
+    sorted_subjects(db, query).await
 }
 
 /// The subjects of the tenant's customers among `ids` (missing ones are left out), in id order.
@@ -144,13 +143,23 @@ pub async fn subjects_by_id(
     tenant_id: Id,
     ids: &[Id],
 ) -> StoreResult<Vec<FactsSubject>> {
-    Ok(subjects_query()
+    let query = subjects_query()
         .filter(customer::Column::TenantId.eq(tenant_id))
-        .filter(customer::Column::Id.is_in(ids.to_vec()))
-        .order_by_asc(customer::Column::Id)
-        .into_model::<FactsSubject>()
-        .all(db)
-        .await?)
+        .filter(customer::Column::Id.is_in(ids.to_vec()));
+    sorted_subjects(db, query).await
+}
+
+/// The subjects `query` selects, in id order (the rows come back as one JSON array, whose
+/// order the databases do not promise).
+async fn sorted_subjects(
+    db: &impl ConnectionTrait,
+    query: sea_orm::Select<customer::Entity>,
+) -> StoreResult<Vec<FactsSubject>> {
+    let columns = ["id", "stage", "created_at", "custom_fields"];
+    let mut subjects: Vec<FactsSubject> =
+        json_rows::fetch(db, &query.into_query(), &columns).await?;
+    subjects.sort_unstable_by_key(|subject| subject.id);
+    Ok(subjects)
 }
 
 fn subjects_query() -> sea_orm::Select<customer::Entity> {
@@ -208,13 +217,13 @@ pub async fn facts_of(
     let mut ids: Vec<Id> = subjects.iter().map(|c| c.id).collect();
     ids.sort_unstable();
     let ids = ids.as_slice();
-    let (orders, interactions, latest, tags, complaints) = tokio::try_join!(
-        order_totals(db, tenant_id, currency, ids, now),
-        interaction_totals(db, tenant_id, ids, now),
-        latest_satisfaction(db, tenant_id, ids),
-        tags_of(db, tenant_id, ids),
-        complaint_totals(db, tenant_id, ids, now),
-    )?;
+    // One query after the other: a tier run reads on a task of its own beside the writer,
+    // and on two cores five concurrent reads only took CPU from it.
+    let orders = order_totals(db, tenant_id, currency, ids, now).await?;
+    let interactions = interaction_totals(db, tenant_id, ids, now).await?;
+    let latest = latest_satisfaction(db, tenant_id, ids).await?;
+    let tags = tags_of(db, tenant_id, ids).await?;
+    let complaints = complaint_totals(db, tenant_id, ids, now).await?;
     let mut complaints: HashMap<Id, ComplaintTotals> =
         complaints.into_iter().map(|c| (c.customer_id, c)).collect();
     let mut orders: HashMap<Id, OrderTotals> =
@@ -291,7 +300,7 @@ async fn order_totals(
 ) -> StoreResult<Vec<OrderTotals>> {
     let since = |days: i64| Expr::col(order::Column::OrderedAt).gte(now - Duration::days(days));
     let amount = || Expr::col(order::Column::AmountE4);
-    Ok(order::Entity::find()
+    let query = order::Entity::find()
         .select_only()
         .column(order::Column::CustomerId)
         .column_as(
@@ -326,9 +335,22 @@ async fn order_totals(
         .filter(order::Column::Currency.eq(currency))
         .filter(counted(order::Column::Status))
         .group_by(order::Column::CustomerId)
-        .into_model::<OrderTotals>()
-        .all(db)
-        .await?)
+        .into_query();
+    json_rows::fetch(
+        db,
+        &query,
+        &[
+            "customer_id",
+            "value_90_e4",
+            "value_365_e4",
+            "count_90",
+            "count_365",
+            "count_730",
+            "first_730_at",
+            "last_at",
+        ],
+    )
+    .await
 }
 
 async fn interaction_totals(
@@ -339,7 +361,7 @@ async fn interaction_totals(
 ) -> StoreResult<Vec<InteractionTotals>> {
     let since =
         |days: i64| Expr::col(interaction::Column::OccurredAt).gte(now - Duration::days(days));
-    Ok(interaction::Entity::find()
+    let query = interaction::Entity::find()
         .select_only()
         .column(interaction::Column::CustomerId)
         .column_as(
@@ -362,9 +384,19 @@ async fn interaction_totals(
         .filter(interaction::Column::TenantId.eq(tenant_id))
         .filter(of_customers(interaction::Column::CustomerId, ids))
         .group_by(interaction::Column::CustomerId)
-        .into_model::<InteractionTotals>()
-        .all(db)
-        .await?)
+        .into_query();
+    json_rows::fetch(
+        db,
+        &query,
+        &[
+            "customer_id",
+            "count_30",
+            "count_90",
+            "count_prior_365",
+            "last_at",
+        ],
+    )
+    .await
 }
 
 /// Complaint tickets per customer: open now, raised in the last 90 days, and in the 90 before.
@@ -376,7 +408,7 @@ async fn complaint_totals(
 ) -> StoreResult<Vec<ComplaintTotals>> {
     let since = |days: i64| Expr::col(ticket::Column::CreatedAt).gte(now - Duration::days(days));
     let open = Expr::col(ticket::Column::Status).is_not_in(["resolved", "closed"]);
-    Ok(ticket::Entity::find()
+    let query = ticket::Entity::find()
         .select_only()
         .column(ticket::Column::CustomerId)
         .column_as(sum_bigint(Expr::case(open, 1).finally(0).into()), "open")
@@ -396,50 +428,93 @@ async fn complaint_totals(
         .filter(of_customers(ticket::Column::CustomerId, ids))
         .filter(ticket::Column::TicketType.eq("complaint"))
         .group_by(ticket::Column::CustomerId)
-        .into_model::<ComplaintTotals>()
-        .all(db)
-        .await?)
+        .into_query();
+    json_rows::fetch(
+        db,
+        &query,
+        &["customer_id", "open", "count_90", "count_prior_90"],
+    )
+    .await
 }
 
-/// The latest value of each satisfaction kind per customer.
+/// One satisfaction record, as `latest_satisfaction` compares them.
+#[derive(Debug, Deserialize)]
+struct SatisfactionValue {
+    customer_id: Id,
+    kind: String,
+    value: f64,
+    recorded_at: DateTime<Utc>,
+    id: Id,
+}
+
+/// The latest value of each satisfaction kind per customer (by record time, then id).
 async fn latest_satisfaction(
     db: &impl ConnectionTrait,
     tenant_id: Id,
     ids: &[Id],
 ) -> StoreResult<HashMap<(Id, String), f64>> {
-    let rows = satisfaction_record::Entity::find()
+    let query = satisfaction_record::Entity::find()
+        .select_only()
+        .column(satisfaction_record::Column::CustomerId)
+        .column(satisfaction_record::Column::Kind)
+        .column(satisfaction_record::Column::Value)
+        .column(satisfaction_record::Column::RecordedAt)
+        .column(satisfaction_record::Column::Id)
         .filter(satisfaction_record::Column::TenantId.eq(tenant_id))
         .filter(of_customers(satisfaction_record::Column::CustomerId, ids))
-        .order_by_desc(satisfaction_record::Column::RecordedAt)
-        .order_by_desc(satisfaction_record::Column::Id)
-        .all(db)
-        .await?;
-    let mut latest = HashMap::new();
+        .into_query();
+    let columns = ["customer_id", "kind", "value", "recorded_at", "id"];
+    let rows: Vec<SatisfactionValue> = json_rows::fetch(db, &query, &columns).await?;
+    let mut latest: HashMap<(Id, String), (DateTime<Utc>, Id, f64)> = HashMap::new();
     for row in rows {
+        let record = (row.recorded_at, row.id, row.value);
         latest
-            .entry((row.customer_id, row.kind.clone()))
-            .or_insert(row.value);
+            .entry((row.customer_id, row.kind))
+            .and_modify(|kept| {
+                if (record.0, record.1) > (kept.0, kept.1) {
+                    *kept = record;
+                }
+            })
+            .or_insert(record);
     }
-    Ok(latest)
+    Ok(latest
+        .into_iter()
+        .map(|(key, (_, _, value))| (key, value))
+        .collect())
 }
 
+/// Each customer's tags, sorted.
 async fn tags_of(
     db: &impl ConnectionTrait,
     tenant_id: Id,
     ids: &[Id],
 ) -> StoreResult<HashMap<Id, Vec<String>>> {
-    let mut tags: HashMap<Id, Vec<String>> = HashMap::new();
-    for row in customer_tag::Entity::find()
+    let query = customer_tag::Entity::find()
+        .select_only()
+        .column(customer_tag::Column::CustomerId)
+        .column(customer_tag::Column::Tag)
         .filter(customer_tag::Column::TenantId.eq(tenant_id))
         .filter(of_customers(customer_tag::Column::CustomerId, ids))
-        .order_by_asc(customer_tag::Column::CustomerId)
-        .order_by_asc(customer_tag::Column::Tag)
-        .all(db)
+        .into_query();
+    let rows: Vec<(Id, String)> = json_rows::fetch::<TagRow>(db, &query, &["customer_id", "tag"])
         .await?
-    {
-        tags.entry(row.customer_id).or_default().push(row.tag);
+        .into_iter()
+        .map(|row| (row.customer_id, row.tag))
+        .collect();
+    let mut tags: HashMap<Id, Vec<String>> = HashMap::new();
+    for (customer_id, tag) in rows {
+        tags.entry(customer_id).or_default().push(tag);
+    }
+    for list in tags.values_mut() {
+        list.sort_unstable();
     }
     Ok(tags)
+}
+
+#[derive(Debug, Deserialize)]
+struct TagRow {
+    customer_id: Id,
+    tag: String,
 }
 
 /// Writes a batch of decisions: every customer gets its tier, score, reasons and evaluation
@@ -468,131 +543,216 @@ pub async fn apply(
         .filter(|(_, tenant, _)| *tenant == tenant_id)
         .map(|(id, _, tier)| (id, tier))
         .collect();
-    // A customer deleted since its facts were read has no current row and is skipped.
-    let live: Vec<&TierDecision> = decisions
+    // A customer deleted since its facts were read has no current row and is skipped. The
+    // reasons are serialised once for the customer row, the history and the event.
+    let live: Vec<Written> = decisions
         .iter()
-        .filter(|d| current.contains_key(&d.customer_id))
+        .filter_map(|decision| {
+            let previous = current.get(&decision.customer_id)?;
+            Some(Written {
+                decision,
+                reasons: serde_json::to_string(&decision.reasons).ok()?,
+                changed_from: (previous.as_deref() != Some(decision.tier.as_str()))
+                    .then(|| previous.clone()),
+            })
+        })
         .collect();
     for chunk in live.chunks(UPDATE_CHUNK) {
         write_decisions(db, tenant_id, chunk, now).await?;
     }
-    let changes: Vec<(Option<String>, &TierDecision)> = live
-        .into_iter()
-        .filter_map(|decision| {
-            let previous = current.get(&decision.customer_id)?;
-            (previous.as_deref() != Some(decision.tier.as_str()))
-                .then(|| (previous.clone(), decision))
-        })
-        .collect();
+    let changes: Vec<&Written> = live.iter().filter(|w| w.changed_from.is_some()).collect();
     record_changes(db, tenant_id, &changes, plugin, now).await?;
     Ok(changes.len() as u64)
 }
 
-/// Rows per `UPDATE … FROM (VALUES …)`: four parameters a row stays far below SQLite's and
-/// PostgreSQL's parameter limits.
+/// A decision on its way to the store.
+struct Written<'a> {
+    decision: &'a TierDecision,
+    /// The reasons as a JSON array.
+    reasons: String,
+    /// The tier before, when the tier changed (`Some(None)`: the customer had none).
+    changed_from: Option<Option<String>>,
+}
+
+/// Rows per statement: a few parameters a row stay far below SQLite's and PostgreSQL's
+/// parameter limits.
 const UPDATE_CHUNK: usize = 500;
+
+/// Placeholders for a raw statement, in the order their values are pushed: SQLite's `?` are
+/// positional, PostgreSQL's are numbered.
+struct Params {
+    postgres: bool,
+    values: Vec<Value>,
+}
+
+impl Params {
+    fn new(backend: DbBackend, capacity: usize) -> Self {
+        Params {
+            postgres: backend == DbBackend::Postgres,
+            values: Vec::with_capacity(capacity),
+        }
+    }
+
+    fn push(&mut self, value: impl Into<Value>) -> String {
+        self.values.push(value.into());
+        if self.postgres {
+            format!("${}", self.values.len())
+        } else {
+            "?".to_owned()
+        }
+    }
+}
 
 /// One statement for the whole chunk: a statement per customer would cost a round trip each,
 /// which dominates a re-tier of a million customers.
 async fn write_decisions(
     db: &impl ConnectionTrait,
     tenant_id: Id,
-    decisions: &[&TierDecision],
+    written: &[Written<'_>],
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    if decisions.is_empty() {
+    if written.is_empty() {
         return Ok(());
     }
     let backend = db.get_database_backend();
-    let postgres = backend == DbBackend::Postgres;
-    let mut values: Vec<Value> = Vec::with_capacity(decisions.len() * 4 + 2);
-    let mut rows = Vec::with_capacity(decisions.len());
-    let mut next = 0usize;
-    let mut param = |value: Value, values: &mut Vec<Value>| {
-        values.push(value);
-        next += 1;
-        if postgres {
-            format!("${next}")
-        } else {
-            "?".to_owned()
-        }
-    };
-    // Parameters go in the order they appear in the statement: SQLite's `?` are positional.
-    let evaluated_at = param(now.into(), &mut values);
-    for decision in decisions {
-        let id = param(decision.customer_id.into(), &mut values);
-        let tier = param(decision.tier.clone().into(), &mut values);
-        let score = param(decision.score.into(), &mut values);
-        let reasons = param(json!(decision.reasons).to_string().into(), &mut values);
-        rows.push(format!("({id}, {tier}, {score}, {reasons})"));
-    }
-    let tenant = param(tenant_id.into(), &mut values);
-    let json_cast = if postgres { "::json" } else { "" };
+    let mut params = Params::new(backend, written.len() * 4 + 2);
+    let evaluated_at = params.push(now);
+    let rows: Vec<String> = written
+        .iter()
+        .map(|w| {
+            let id = params.push(w.decision.customer_id);
+            let tier = params.push(w.decision.tier.as_str());
+            let score = params.push(w.decision.score);
+            let reasons = params.push(w.reasons.as_str());
+            format!("({id}, {tier}, {score}, {reasons})")
+        })
+        .collect();
+    let tenant = params.push(tenant_id);
+    let json_cast = if params.postgres { "::json" } else { "" };
     let sql = format!(
         "UPDATE customers SET tier = v.column2, tier_score = v.column3, \
          tier_reasons = v.column4{json_cast}, tier_evaluated_at = {evaluated_at} \
          FROM (VALUES {}) AS v WHERE customers.id = v.column1 AND customers.tenant_id = {tenant}",
         rows.join(", ")
     );
-    db.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+    db.execute_raw(Statement::from_sql_and_values(backend, sql, params.values))
         .await?;
     Ok(())
 }
 
+/// The payload of a `customer.tier_changed` event (fields in the order `json!` wrote them).
+#[derive(Serialize)]
+struct TierChanged<'a> {
+    customer_id: Id,
+    from_tier: Option<&'a str>,
+    plugin_id: &'a str,
+    plugin_version: &'a str,
+    reasons: &'a RawValue,
+    score: f64,
+    to_tier: &'a str,
+}
+
+/// History rows and events for the changed customers, a statement each per chunk; what is
+/// the same for every row (tenant, plugin, time) is bound once.
 async fn record_changes(
     db: &impl ConnectionTrait,
     tenant_id: Id,
-    changes: &[(Option<String>, &TierDecision)],
+    changes: &[&Written<'_>],
+    plugin: (&str, &str),
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    for chunk in changes.chunks(UPDATE_CHUNK) {
+        insert_history(db, chunk, tenant_id, plugin, now).await?;
+        insert_events(db, chunk, tenant_id, plugin, now).await?;
+    }
+    Ok(())
+}
+
+async fn insert_history(
+    db: &impl ConnectionTrait,
+    changes: &[&Written<'_>],
+    tenant_id: Id,
     (plugin_id, plugin_version): (&str, &str),
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    const HISTORY: [&str; 9] = [
-        "tenant_id",
-        "customer_id",
-        "from_tier",
-        "to_tier",
-        "score",
-        "reasons",
-        "plugin_id",
-        "plugin_version",
-        "changed_at",
-    ];
-    const EVENTS: [&str; 5] = ["tenant_id", "kind", "subject_id", "payload", "occurred_at"];
-    for chunk in changes.chunks(UPDATE_CHUNK) {
-        let mut history = Vec::with_capacity(chunk.len() * HISTORY.len());
-        let mut events = Vec::with_capacity(chunk.len() * EVENTS.len());
-        for (from_tier, decision) in chunk {
-            let payload = json!({
-                "customer_id": decision.customer_id,
-                "from_tier": from_tier,
-                "to_tier": decision.tier,
-                "score": decision.score,
-                "reasons": decision.reasons,
-                "plugin_id": plugin_id,
-                "plugin_version": plugin_version,
-            });
-            history.extend::<[Value; 9]>([
-                tenant_id.into(),
-                decision.customer_id.into(),
-                from_tier.clone().into(),
-                decision.tier.clone().into(),
-                decision.score.into(),
-                json!(decision.reasons).to_string().into(),
-                plugin_id.into(),
-                plugin_version.into(),
-                now.into(),
-            ]);
-            events.extend::<[Value; 5]>([
-                tenant_id.into(),
-                "customer.tier_changed".into(),
-                decision.customer_id.to_string().into(),
-                payload.to_string().into(),
-                now.into(),
-            ]);
-        }
-        bulk::insert_rows(db, "tier_history", &HISTORY, history).await?;
-        bulk::insert_rows(db, "events", &EVENTS, events).await?;
+    let backend = db.get_database_backend();
+    // Constants first: SQLite's `?` take their values in the order they appear.
+    let mut params = Params::new(backend, changes.len() * 5 + 4);
+    let (tenant, plugin, version, at) = (
+        params.push(tenant_id),
+        params.push(plugin_id),
+        params.push(plugin_version),
+        params.push(now),
+    );
+    let rows: Vec<String> = changes
+        .iter()
+        .map(|written| {
+            let decision = written.decision;
+            format!(
+                "({}, {}, {}, {}, {})",
+                params.push(decision.customer_id),
+                params.push(written.changed_from.clone().flatten()),
+                params.push(decision.tier.as_str()),
+                params.push(decision.score),
+                params.push(written.reasons.as_str()),
+            )
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO tier_history (tenant_id, plugin_id, plugin_version, changed_at, \
+         customer_id, from_tier, to_tier, score, reasons) \
+         SELECT {tenant}, {plugin}, {version}, {at}, v.column1, v.column2, v.column3, \
+         v.column4, v.column5 FROM (VALUES {}) AS v",
+        rows.join(", ")
+    );
+    db.execute_raw(Statement::from_sql_and_values(backend, sql, params.values))
+        .await?;
+    Ok(())
+}
+
+async fn insert_events(
+    db: &impl ConnectionTrait,
+    changes: &[&Written<'_>],
+    tenant_id: Id,
+    (plugin_id, plugin_version): (&str, &str),
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let backend = db.get_database_backend();
+    let mut params = Params::new(backend, changes.len() * 2 + 3);
+    let (tenant, kind, at) = (
+        params.push(tenant_id),
+        params.push("customer.tier_changed"),
+        params.push(now),
+    );
+    let mut rows = Vec::with_capacity(changes.len());
+    for written in changes {
+        let decision = written.decision;
+        let from_tier = written.changed_from.clone().flatten();
+        let reasons = RawValue::from_string(written.reasons.clone())
+            .map_err(|e| StoreError::Corrupt(format!("reasons as JSON: {e}")))?;
+        let payload = serde_json::to_string(&TierChanged {
+            customer_id: decision.customer_id,
+            from_tier: from_tier.as_deref(),
+            plugin_id,
+            plugin_version,
+            reasons: &reasons,
+            score: decision.score,
+            to_tier: &decision.tier,
+        })
+        .map_err(|e| StoreError::Corrupt(format!("tier change event: {e}")))?;
+        rows.push(format!(
+            "({}, {})",
+            params.push(decision.customer_id.to_string()),
+            params.push(payload),
+        ));
     }
+    let sql = format!(
+        "INSERT INTO events (tenant_id, kind, occurred_at, subject_id, payload) \
+         SELECT {tenant}, {kind}, {at}, v.column1, v.column2 FROM (VALUES {}) AS v",
+        rows.join(", ")
+    );
+    db.execute_raw(Statement::from_sql_and_values(backend, sql, params.values))
+        .await?;
     Ok(())
 }
 
