@@ -10,7 +10,7 @@ use std::time::Duration;
 use rapport_tests::reqwest::StatusCode;
 use rapport_tests::serde_json::Value;
 
-const MIGRATIONS: usize = 59;
+const MIGRATIONS: usize = 60;
 /// The `rapport` program (`rapport::cli::main`), built by cargo for these tests.
 const RAPPORT: &str = env!("CARGO_BIN_EXE_rapport-under-test");
 

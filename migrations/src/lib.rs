@@ -66,6 +66,7 @@ mod m20261201_000056_create_sync_run_streams;
 mod m20261201_000057_create_sync_links;
 mod m20261201_000058_create_sync_reviews;
 mod m20261201_000059_alter_orders;
+mod m20261204_000060_alter_orders;
 
 pub struct Migrator;
 
@@ -132,6 +133,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000057_create_sync_links::Migration),
             Box::new(m20261201_000058_create_sync_reviews::Migration),
             Box::new(m20261201_000059_alter_orders::Migration),
+            Box::new(m20261204_000060_alter_orders::Migration),
         ]
     }
 }

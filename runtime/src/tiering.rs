@@ -22,7 +22,7 @@ use crate::registry::{PendingRun, Registry, RegistryError, RegistryResult, Tieri
 use crate::store::{begin_write, commit, customers, tenants, tiering};
 
 /// Customers per plugin call.
-pub const BATCH: u64 = 500;
+pub const BATCH: u64 = 2000;
 
 /// The tiering policy to run: `requested`, which must be an enabled tiering plugin of the
 /// tenant, or else the tenant's only enabled one.

@@ -10,7 +10,7 @@
 //!    are rewritten.
 //! 4. On the facts of all customers: the same policy source
 //!    (`plugins/value-tiering/src/policy.rs`) compiled natively, against the component called
-//!    directly in batches of 500 (the job's batch). Both must decide alike.
+//!    directly in the job's batches (`tiering::BATCH`). Both must decide alike.
 //!
 //! The goal: a run ≤ 20 s. The plugin's share is the registry's time for the plugin calls.
 //!

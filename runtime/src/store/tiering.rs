@@ -601,6 +601,14 @@ impl Params {
             "?".to_owned()
         }
     }
+
+    /// Runs `sql`, whose placeholders these are.
+    async fn execute(self, db: &impl ConnectionTrait, sql: String) -> StoreResult<()> {
+        let backend = db.get_database_backend();
+        db.execute_raw(Statement::from_sql_and_values(backend, sql, self.values))
+            .await?;
+        Ok(())
+    }
 }
 
 /// One statement for the whole chunk: a statement per customer would cost a round trip each,
@@ -635,9 +643,7 @@ async fn write_decisions(
          FROM (VALUES {}) AS v WHERE customers.id = v.column1 AND customers.tenant_id = {tenant}",
         rows.join(", ")
     );
-    db.execute_raw(Statement::from_sql_and_values(backend, sql, params.values))
-        .await?;
-    Ok(())
+    params.execute(db, sql).await
 }
 
 /// The payload of a `customer.tier_changed` event (fields in the order `json!` wrote them).
@@ -705,9 +711,7 @@ async fn insert_history(
          v.column4, v.column5 FROM (VALUES {}) AS v",
         rows.join(", ")
     );
-    db.execute_raw(Statement::from_sql_and_values(backend, sql, params.values))
-        .await?;
-    Ok(())
+    params.execute(db, sql).await
 }
 
 async fn insert_events(
@@ -751,9 +755,7 @@ async fn insert_events(
          SELECT {tenant}, {kind}, {at}, v.column1, v.column2 FROM (VALUES {}) AS v",
         rows.join(", ")
     );
-    db.execute_raw(Statement::from_sql_and_values(backend, sql, params.values))
-        .await?;
-    Ok(())
+    params.execute(db, sql).await
 }
 
 /// A customer's tier changes, newest first.
