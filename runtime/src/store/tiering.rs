@@ -551,7 +551,7 @@ pub async fn apply(
             let previous = current.get(&decision.customer_id)?;
             Some(Written {
                 decision,
-                reasons: serde_json::to_string(&decision.reasons).ok()?,
+                reasons: serde_json::value::to_raw_value(&decision.reasons).ok()?,
                 changed_from: (previous.as_deref() != Some(decision.tier.as_str()))
                     .then(|| previous.clone()),
             })
@@ -569,7 +569,7 @@ pub async fn apply(
 struct Written<'a> {
     decision: &'a TierDecision,
     /// The reasons as a JSON array.
-    reasons: String,
+    reasons: Box<RawValue>,
     /// The tier before, when the tier changed (`Some(None)`: the customer had none).
     changed_from: Option<Option<String>>,
 }
@@ -631,7 +631,7 @@ async fn write_decisions(
             let id = params.push(w.decision.customer_id);
             let tier = params.push(w.decision.tier.as_str());
             let score = params.push(w.decision.score);
-            let reasons = params.push(w.reasons.as_str());
+            let reasons = params.push(w.reasons.get());
             format!("({id}, {tier}, {score}, {reasons})")
         })
         .collect();
@@ -700,7 +700,7 @@ async fn insert_history(
                 params.push(written.changed_from.clone().flatten()),
                 params.push(decision.tier.as_str()),
                 params.push(decision.score),
-                params.push(written.reasons.as_str()),
+                params.push(written.reasons.get()),
             )
         })
         .collect();
@@ -732,14 +732,12 @@ async fn insert_events(
     for written in changes {
         let decision = written.decision;
         let from_tier = written.changed_from.clone().flatten();
-        let reasons = RawValue::from_string(written.reasons.clone())
-            .map_err(|e| StoreError::Corrupt(format!("reasons as JSON: {e}")))?;
         let payload = serde_json::to_string(&TierChanged {
             customer_id: decision.customer_id,
             from_tier: from_tier.as_deref(),
             plugin_id,
             plugin_version,
-            reasons: &reasons,
+            reasons: &written.reasons,
             score: decision.score,
             to_tier: &decision.tier,
         })
