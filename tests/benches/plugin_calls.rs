@@ -5,7 +5,10 @@
 //! - `tiers`: a fresh instance and a trivial call, the real per-invocation path;
 //! - `tiering_batch/wasm` vs `tiering_batch/native`: one `evaluate` of 1,000 varied customers
 //!   through the component, and the same policy source (`plugins/fixture-tiering/src/policy.rs`)
-//!   compiled natively into this benchmark (goal: per-customer cost ≤ 1.3× native).
+//!   compiled natively into this benchmark (goal: per-customer cost ≤ 1.3× native);
+//! - `value_tiering_batch/wasm` vs `…/native`: the same for Rapport's default policy
+//!   (`plugins/value-tiering`), whose four scored dimensions and churn signals do more per
+//!   customer than the fixture's one comparison and one formatted amount.
 //!
 //! Both sides must give the same decisions before anything is measured. After criterion ran,
 //! a summary computes the goals from this run's estimates (medians).
@@ -18,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use criterion::{Criterion, Throughput};
-use rapport::domain::tiering::{CustomerFacts, TierDecision};
+use rapport::domain::tiering::{ChurnSignal, ChurnSignalKind, CustomerFacts, TierDecision};
 use rapport::plugins::{Grants, Limits, PluginEngine, TieringPlugin};
 use tokio::runtime::Runtime;
 
@@ -31,6 +34,7 @@ const GOAL_INSTANTIATE_NS: f64 = 10_000.0;
 const GOAL_RATIO: f64 = 1.3;
 
 mod common;
+mod value_tiering_native;
 
 use common::{criterion_home, median_ns};
 
@@ -46,17 +50,22 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let plugin = rt.block_on(async {
+    let (plugin, value_tiering) = rt.block_on(async {
         let engine = PluginEngine::new(None).expect("plugin engine");
-        let component = engine
-            .load(&rapport_tests::plugin_component("fixture-tiering"))
-            .expect("load fixture-tiering");
-        TieringPlugin::new(engine, &component).expect("a tiering policy")
+        let policy = |name: &str| {
+            let component = engine
+                .load(&rapport_tests::plugin_component(name))
+                .unwrap_or_else(|error| panic!("load {name}: {error}"));
+            TieringPlugin::new(engine.clone(), &component).expect("a tiering policy")
+        };
+        (policy("fixture-tiering"), policy("value-tiering"))
     });
     let limits = Limits::tiering();
     let grants = Arc::new(Grants::default());
     let batch = customers(BATCH);
     same_answers(&rt, &plugin, &batch, &grants, &limits);
+    let value_settings = value_tiering_native::policy::Settings::default();
+    same_value_tiering_answers(&rt, &value_tiering, &batch, &grants, &limits);
 
     let (plugin, limits, grants, batch) = (&plugin, &limits, &grants, batch.as_slice());
     criterion.bench_function("instantiate", |b| {
@@ -86,6 +95,22 @@ fn main() {
     });
     group.bench_function("native", |b| {
         b.iter(|| native_evaluate(black_box(batch), black_box(None)).expect("decides"))
+    });
+    group.finish();
+    let value_tiering = &value_tiering;
+    let mut group = criterion.benchmark_group("value_tiering_batch");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.bench_function("wasm", |b| {
+        b.to_async(&rt).iter(move || async move {
+            value_tiering
+                .evaluate(black_box(batch), grants.clone(), limits)
+                .await
+                .outcome
+                .expect("decides")
+        })
+    });
+    group.bench_function("native", |b| {
+        b.iter(|| value_tiering_native::evaluate(black_box(batch), black_box(&value_settings)))
     });
     group.finish();
 
@@ -157,8 +182,32 @@ fn same_answers(
     );
 }
 
+/// The default policy's component must also agree with its native build.
+fn same_value_tiering_answers(
+    rt: &Runtime,
+    plugin: &TieringPlugin,
+    batch: &[CustomerFacts],
+    grants: &Arc<Grants>,
+    limits: &Limits,
+) {
+    let wasm = rt
+        .block_on(plugin.evaluate(batch, grants.clone(), limits))
+        .outcome
+        .expect("value-tiering decides");
+    let native = value_tiering_native::evaluate(batch, &Default::default());
+    assert!(
+        wasm == native,
+        "value-tiering's wasm and native decisions differ"
+    );
+    let mut tiers: Vec<&str> = native.iter().map(|d| d.tier.as_str()).collect();
+    tiers.sort_unstable();
+    tiers.dedup();
+    eprintln!("value-tiering on the same batch: tiers {tiers:?} (wasm = native)");
+}
+
 /// `n` varied but deterministic customers: every tier, contact gaps with and without a last
-/// contact, 0–3 tags and a small custom-field object, as the host would send them.
+/// contact, 0–3 tags, a host churn signal for one in ten and a small custom-field object, as
+/// the host would send them.
 fn customers(n: usize) -> Vec<CustomerFacts> {
     const STAGES: [&str; 4] = ["lead", "prospect", "customer", "churned"];
     const TAGS: [&str; 6] = ["vip", "wholesale", "north", "south", "newsletter", "b2b"];
@@ -198,7 +247,17 @@ fn customers(n: usize) -> Vec<CustomerFacts> {
                 latest_csat: (i % 3 != 0).then_some(1.0 + (i % 5) as f64),
                 latest_nps: (i % 4 != 0).then_some((i % 11) as f64),
                 latest_ces: (i % 6 == 0).then_some(1.0 + (i % 7) as f64),
-                churn_signals: Vec::new(),
+                churn_signals: (i % 10 == 0)
+                    .then(|| ChurnSignal {
+                        kind: ChurnSignalKind::ContactFalling,
+                        detail: format!(
+                            "{} contacts in 90 days against {} a quarter",
+                            i % 3,
+                            4 + i % 5
+                        ),
+                    })
+                    .into_iter()
+                    .collect(),
             }
         })
         .collect()
@@ -217,9 +276,20 @@ fn summary(output: &Path, since: SystemTime) {
     let verdict = |met: bool| if met { "met" } else { "MISSED" };
     let (instantiate, tiers) = (median("instantiate"), median("tiers"));
     let (wasm, native) = (median("tiering_batch/wasm"), median("tiering_batch/native"));
-    if [instantiate, tiers, wasm, native]
-        .iter()
-        .all(Option::is_none)
+    let value_tiering = (
+        median("value_tiering_batch/wasm"),
+        median("value_tiering_batch/native"),
+    );
+    if [
+        instantiate,
+        tiers,
+        wasm,
+        native,
+        value_tiering.0,
+        value_tiering.1,
+    ]
+    .iter()
+    .all(Option::is_none)
     {
         return;
     }
@@ -241,11 +311,19 @@ fn summary(output: &Path, since: SystemTime) {
         ),
         None => println!("  tiers: {skipped}"),
     }
+    let per = |ns: f64| ns / BATCH as f64;
+    if let (Some(wasm), Some(native)) = value_tiering {
+        println!(
+            "  value-tiering per customer: wasm {:.1} ns, native {:.1} ns, ratio {:.2}×",
+            per(wasm),
+            per(native),
+            wasm / native
+        );
+    }
     let (Some(wasm), Some(native)) = (wasm, native) else {
         println!("  tiering_batch: {skipped}");
         return;
     };
-    let per = |ns: f64| ns / BATCH as f64;
     let ratio = wasm / native;
     println!(
         "  tiering_batch of {BATCH}: wasm {:.1} µs, native {:.1} µs per call",

@@ -24,7 +24,7 @@ use chrono::Utc;
 use rapport::demo::{self, GenerateSpec};
 use rapport::domain::identity::{TenantFields, UserInput};
 use rapport::domain::plugin::EnablePlugin;
-use rapport::domain::tiering::{ChurnSignalKind, CustomerFacts, TierDecision, TierRunReport};
+use rapport::domain::tiering::{CustomerFacts, TierDecision, TierRunReport};
 use rapport::plugins::{Grants, Limits, PluginEngine, TieringPlugin};
 use rapport::registry::Registry;
 use rapport::secrets::SecretBox;
@@ -32,10 +32,9 @@ use rapport::store::{self, tenants, tiering as tier_store};
 use rapport::tiering;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
-// Parts of the policy only its own unit tests use.
-#[allow(dead_code)]
-#[path = "../../plugins/value-tiering/src/policy.rs"]
-mod policy;
+mod value_tiering_native;
+
+use value_tiering_native::policy;
 
 const POLICY: &str = "rapport.value-tiering";
 const SLUG: &str = "bench-tiers";
@@ -207,7 +206,7 @@ async fn policy_alone(
     let started = Instant::now();
     let native: Vec<Vec<TierDecision>> = pages
         .iter()
-        .map(|page| native_evaluate(page, &settings))
+        .map(|page| value_tiering_native::evaluate(page, &settings))
         .collect();
     let native_seconds = started.elapsed().as_secs_f64();
 
@@ -224,52 +223,4 @@ async fn policy_alone(
     let wasm_seconds = started.elapsed().as_secs_f64();
     assert!(wasm == native, "wasm and native decisions differ");
     (native_seconds, wasm_seconds)
-}
-
-/// The policy compiled natively, adapted to the host's types as `lib.rs` adapts it to the SDK's.
-fn native_evaluate(page: &[CustomerFacts], settings: &policy::Settings) -> Vec<TierDecision> {
-    page.iter()
-        .map(|facts| {
-            let verdict = policy::decide(&policy_facts(facts), settings);
-            TierDecision {
-                customer_id: facts.customer_id,
-                tier: verdict.tier.to_owned(),
-                score: verdict.score,
-                reasons: verdict.reasons,
-            }
-        })
-        .collect()
-}
-
-fn policy_facts(facts: &CustomerFacts) -> policy::Facts<'_> {
-    policy::Facts {
-        lifecycle_stage: &facts.lifecycle_stage,
-        tenure_days: facts.tenure_days,
-        order_value_90d: facts.order_value_90d,
-        order_value_365d: facts.order_value_365d,
-        order_count_90d: facts.order_count_90d,
-        order_count_365d: facts.order_count_365d,
-        days_since_last_order: facts.days_since_last_order,
-        interaction_count_30d: facts.interaction_count_30d,
-        interaction_count_90d: facts.interaction_count_90d,
-        days_since_last_contact: facts.days_since_last_contact,
-        open_complaints: facts.open_complaints,
-        complaints_90d: facts.complaints_90d,
-        latest_csat: facts.latest_csat,
-        latest_nps: facts.latest_nps,
-        host_signals: facts
-            .churn_signals
-            .iter()
-            .map(|signal| (host_signal(signal.kind), signal.detail.as_str()))
-            .collect(),
-    }
-}
-
-fn host_signal(kind: ChurnSignalKind) -> policy::HostSignal {
-    match kind {
-        ChurnSignalKind::ContactFalling => policy::HostSignal::ContactFalling,
-        ChurnSignalKind::ComplaintsRising => policy::HostSignal::ComplaintsRising,
-        ChurnSignalKind::SatisfactionLow => policy::HostSignal::SatisfactionLow,
-        ChurnSignalKind::OrdersStopped => policy::HostSignal::OrdersStopped,
-    }
 }

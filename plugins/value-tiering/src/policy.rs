@@ -133,15 +133,36 @@ fn clamp_score(value: f64) -> f64 {
 
 /// `1234567.8` → `1,234,568`.
 fn amount(value: f64) -> String {
-    let digits = format!("{:.0}", value.max(0.0));
+    let digits = Whole(value.max(0.0)).to_string();
     let mut grouped = String::new();
     for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index) % 3 == 0 {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(digit);
     }
     grouped
+}
+
+/// A number written as `{:.0}` writes it (to the nearest whole, ties to even, keeping a minus
+/// sign), through integer formatting when it fits: `{:.0}` takes core's exact float path, which
+/// falls back to big-number arithmetic for every whole value (the clamped 0 and 100 scores,
+/// round thresholds), and was most of the policy's time.
+struct Whole(f64);
+
+impl std::fmt::Display for Whole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let rounded = self.0.round_ties_even();
+        // Below 2^53 every whole f64 is exact and converts to u64 unchanged.
+        if rounded.abs() < 9_007_199_254_740_992.0 {
+            if rounded.is_sign_negative() {
+                f.write_str("-")?;
+            }
+            write!(f, "{}", rounded.abs() as u64)
+        } else {
+            write!(f, "{:.0}", self.0)
+        }
+    }
 }
 
 struct Dimensions {
@@ -233,10 +254,10 @@ pub fn decide(facts: &Facts, settings: &Settings) -> Verdict {
     let score = (0.4 * dims.value + 0.2 * (dims.activity + dims.growth + dims.closeness)) * 100.0;
     let score = score.round() / 100.0;
     let value_reason = format!(
-        "orders {} over 365 days ({} orders), value score {:.0}",
+        "orders {} over 365 days ({} orders), value score {}",
         amount(facts.order_value_365d),
         facts.order_count_365d,
-        dims.value
+        Whole(dims.value)
     );
     let signals = churn_signals(facts, settings);
     let at_risk = signals.len() >= 2 || (!signals.is_empty() && dims.value >= 50.0);
@@ -274,8 +295,10 @@ pub fn decide(facts: &Facts, settings: &Settings) -> Verdict {
     };
     reasons.push(value_reason);
     reasons.push(format!(
-        "activity {:.0}, growth {:.0}, closeness {:.0}",
-        dims.activity, dims.growth, dims.closeness
+        "activity {}, growth {}, closeness {}",
+        Whole(dims.activity),
+        Whole(dims.growth),
+        Whole(dims.closeness)
     ));
     Verdict {
         tier,
@@ -358,7 +381,7 @@ mod tests {
             "1 contacts in 90 days against 6.2 a quarter over the year before",
         );
         let cooling = Facts {
-            host_signals: vec![falling.clone()],
+            host_signals: vec![falling],
             ..big.clone()
         };
         let verdict = decide(&cooling, &settings);
@@ -376,6 +399,34 @@ mod tests {
         };
         let verdict = decide(&small_unhappy, &settings);
         assert_eq!(verdict.tier, "regular", "{verdict:?}");
+    }
+
+    #[test]
+    fn whole_numbers_are_written_as_the_exact_float_path_writes_them() {
+        let values = [
+            0.0,
+            -0.0,
+            0.5,
+            1.5,
+            2.5,
+            -2.5,
+            -0.4,
+            99.5,
+            100.0,
+            0.49999999999999994,
+            1_234_567.5,
+            4_503_599_627_370_495.5,
+            9_007_199_254_740_993.0,
+            1e20,
+            -1e300,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        for value in values {
+            assert_eq!(Whole(value).to_string(), format!("{value:.0}"), "{value:?}");
+        }
+        assert_eq!(amount(1_234_567.8), "1,234,568");
     }
 
     #[test]

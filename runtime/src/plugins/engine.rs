@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
 use wasmtime::{
-    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
-    UpdateDeadline,
+    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
+    ProfilingStrategy, Store, Trap, UpdateDeadline,
 };
 
 use super::bindings::{clock, config, erp_types, http, log, survey_types, tiering_types, types};
@@ -28,6 +28,8 @@ pub const MANIFEST_SECTION: &str = "rapport-plugin-manifest";
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Most plugin instances alive at once (pooling allocator slots).
 const MAX_CONCURRENT_INSTANCES: u32 = 128;
+/// Set (to anything) to have the engine describe compiled plugin code for `perf`.
+pub const PERF_MAP_VARIABLE: &str = "RAPPORT_PLUGIN_PERF_MAP";
 /// Upper bound of any plugin's linear memory; per-kind limits are lower.
 const MAX_MEMORY_BYTES: usize = 256 << 20;
 
@@ -123,6 +125,10 @@ fn engine_config() -> Config {
         // with a 256 MiB reservation each access was checked explicitly.
         .memory_reservation(1 << 32)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+    // `perf` can then name the plugins' compiled functions (written to /tmp/perf-PID.map).
+    if std::env::var_os(PERF_MAP_VARIABLE).is_some() {
+        config.profiler(ProfilingStrategy::PerfMap);
+    }
     config
 }
 
