@@ -82,40 +82,64 @@ fn main() {
                 .expect("tiers")
         })
     });
-    let mut group = criterion.benchmark_group("tiering_batch");
-    group.throughput(Throughput::Elements(BATCH as u64));
-    group.bench_function("wasm", |b| {
-        b.to_async(&rt).iter(move || async move {
-            plugin
-                .evaluate(black_box(batch), grants.clone(), limits)
-                .await
-                .outcome
-                .expect("decides")
-        })
+    let batches = Batches {
+        rt: &rt,
+        batch,
+        grants,
+        limits,
+    };
+    batches.compare(&mut criterion, "tiering_batch", plugin, |batch| {
+        native_evaluate(batch, None).expect("decides")
     });
-    group.bench_function("native", |b| {
-        b.iter(|| native_evaluate(black_box(batch), black_box(None)).expect("decides"))
-    });
-    group.finish();
-    let value_tiering = &value_tiering;
-    let mut group = criterion.benchmark_group("value_tiering_batch");
-    group.throughput(Throughput::Elements(BATCH as u64));
-    group.bench_function("wasm", |b| {
-        b.to_async(&rt).iter(move || async move {
-            value_tiering
-                .evaluate(black_box(batch), grants.clone(), limits)
-                .await
-                .outcome
-                .expect("decides")
-        })
-    });
-    group.bench_function("native", |b| {
-        b.iter(|| value_tiering_native::evaluate(black_box(batch), black_box(&value_settings)))
-    });
-    group.finish();
+    batches.compare(
+        &mut criterion,
+        "value_tiering_batch",
+        &value_tiering,
+        |batch| value_tiering_native::evaluate(batch, &value_settings),
+    );
 
     criterion.final_summary();
     summary(&output, started);
+}
+
+/// One batch of customers, evaluated by components and by their policies compiled natively.
+struct Batches<'a> {
+    rt: &'a Runtime,
+    batch: &'a [CustomerFacts],
+    grants: &'a Arc<Grants>,
+    limits: &'a Limits,
+}
+
+impl Batches<'_> {
+    /// Criterion group `name`: `name/wasm`, one `evaluate` of the batch through `plugin`, and
+    /// `name/native`, the same policy's `native` build on the same batch.
+    fn compare(
+        &self,
+        criterion: &mut Criterion,
+        name: &str,
+        plugin: &TieringPlugin,
+        native: impl Fn(&[CustomerFacts]) -> Vec<TierDecision>,
+    ) {
+        let Batches {
+            rt,
+            batch,
+            grants,
+            limits,
+        } = *self;
+        let mut group = criterion.benchmark_group(name);
+        group.throughput(Throughput::Elements(batch.len() as u64));
+        group.bench_function("wasm", |b| {
+            b.to_async(rt).iter(move || async move {
+                plugin
+                    .evaluate(black_box(batch), grants.clone(), limits)
+                    .await
+                    .outcome
+                    .expect("decides")
+            })
+        });
+        group.bench_function("native", |b| b.iter(|| native(black_box(batch))));
+        group.finish();
+    }
 }
 
 /// The fixture policy compiled natively, adapted to the host's types as `lib.rs` adapts it to
