@@ -14,6 +14,7 @@ use rapport_tests::{
 use sea_orm::{ConnectionTrait, Statement};
 
 const POLICY: &str = "rapport.value-tiering";
+const POLICY_VERSION: &str = "1.2.1";
 
 fn days_ago(days: i64) -> String {
     (Utc::now() - Duration::days(days)).to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -135,7 +136,7 @@ async fn customers_get_the_tier_their_facts_call_for_with_reasons_and_history() 
             let token = tenant.token.as_str();
             let (status, error) = server.post("/api/v1/tenant/tiering/runs", token, json!({})).await;
             assert_error(status, &error, StatusCode::CONFLICT, "no_tiering_policy");
-            enable(&server, token, POLICY, "1.2.0", json!({})).await;
+            enable(&server, token, POLICY, POLICY_VERSION, json!({})).await;
 
             let high = customer(&server, token, "HV", &[("600000", 200), ("600000", 30)], &[5], &[]).await;
             let potential = customer(&server, token, "POT", &[("20000", 300), ("60000", 20)], &[10], &[]).await;
@@ -146,7 +147,7 @@ async fn customers_get_the_tier_their_facts_call_for_with_reasons_and_history() 
 
             let report = run(&server, token, json!({})).await;
             assert_eq!(report["plugin_id"], POLICY);
-            assert_eq!(report["plugin_version"], "1.2.0");
+            assert_eq!(report["plugin_version"], POLICY_VERSION);
             assert_eq!((report["evaluated"].as_u64(), report["changed"].as_u64()), (Some(5), Some(5)), "{report}");
             assert!(report["error"].is_null());
             for (customer, expected) in [
@@ -175,7 +176,7 @@ async fn customers_get_the_tier_their_facts_call_for_with_reasons_and_history() 
             assert_eq!(events(&server, tenant.id).await, 5);
 
             // The tenant raises the high-value bar: only the high-value customer moves.
-            enable(&server, token, POLICY, "1.2.0", json!({"high_value_order_value": 2000000})).await;
+            enable(&server, token, POLICY, POLICY_VERSION, json!({"high_value_order_value": 2000000})).await;
             let raised = run(&server, token, json!({})).await;
             assert_eq!(raised["changed"], 1, "{raised}");
             assert_eq!(tier_of(&server, token, high).await["tier"], "potential");
@@ -189,7 +190,7 @@ async fn customers_get_the_tier_their_facts_call_for_with_reasons_and_history() 
             let event = last_tier_event(&server, tenant.id).await;
             assert_eq!(
                 (&event["customer_id"], &event["from_tier"], &event["to_tier"], &event["plugin_id"], &event["plugin_version"]),
-                (&json!(high), &json!("high-value"), &json!("potential"), &json!(POLICY), &json!("1.2.0")),
+                (&json!(high), &json!("high-value"), &json!("potential"), &json!(POLICY), &json!(POLICY_VERSION)),
                 "{event}"
             );
             assert_eq!(event["reasons"], history[0]["reasons"], "{event}");
@@ -197,7 +198,7 @@ async fn customers_get_the_tier_their_facts_call_for_with_reasons_and_history() 
 
             let (status, error) = server
                 .call(Method::PUT, &format!("/api/v1/tenant/plugins/{POLICY}"), Some(token),
-                    Some(json!({"version": "1.2.0", "config": {"silent_days": "soon"}, "granted_hosts": []})))
+                    Some(json!({"version": POLICY_VERSION, "config": {"silent_days": "soon"}, "granted_hosts": []})))
                 .await;
             assert_error(status, &error, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
             let (status, _) = server.get("/api/v1/customers/999999/tier-history", token).await;
@@ -226,7 +227,7 @@ async fn a_failing_policy_leaves_tiers_untouched_and_is_reported() {
             }
             let tenant = server.tenant("failing-tiers").await;
             let token = tenant.token.as_str();
-            enable(&server, token, POLICY, "1.2.0", json!({})).await;
+            enable(&server, token, POLICY, POLICY_VERSION, json!({})).await;
             let big = customer(&server, token, "BIG", &[("2000000", 10)], &[2], &[]).await;
             run(&server, token, json!({})).await;
             assert_eq!(tier_of(&server, token, big).await["tier"], "high-value");
@@ -334,7 +335,7 @@ async fn events_re_tier_a_customer_once_settled_and_the_nightly_job_runs_on_sche
         assert_eq!(status, StatusCode::CREATED, "{installed}");
         let tenant = server.tenant("incremental").await;
         let token = tenant.token.as_str();
-        enable(&server, token, POLICY, "1.2.0", json!({})).await;
+        enable(&server, token, POLICY, POLICY_VERSION, json!({})).await;
 
         // A burst of events (two orders, a visit) for one customer...
         let big = customer(
@@ -407,7 +408,7 @@ async fn host_churn_signals_reach_the_policy() {
             assert_eq!(status, StatusCode::CREATED, "{installed}");
             let tenant = server.tenant("signals").await;
             let token = tenant.token.as_str();
-            enable(&server, token, POLICY, "1.2.0", json!({})).await;
+            enable(&server, token, POLICY, POLICY_VERSION, json!({})).await;
             let prior_year: Vec<i64> = (0..12).map(|n| 100 + n * 25).collect();
             let mut contacts = prior_year.clone();
             contacts.push(10);
