@@ -120,29 +120,146 @@ pub enum HostSignal {
 
 /// The policy's decision for one customer.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Verdict {
+pub struct Verdict<'a> {
     /// One of the ids of [`TIERS`].
     pub tier: &'static str,
     pub score: f64,
-    pub reasons: Vec<String>,
+    pub reasons: Vec<Reason<'a>>,
+}
+
+/// A sentence a manager can read, kept as its values until it is written out (`Display`): the
+/// wasm build writes it straight into the answer's shared text, with no `String` of its own.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Reason<'a> {
+    NoContactFor(u32),
+    NeverContacted,
+    NoOrderFor(u32),
+    Complaints {
+        open: u32,
+        in_90_days: u32,
+    },
+    LatestCsat(f64),
+    LatestNps(f64),
+    /// A churn signal the host found, in its own words.
+    Host(&'a str),
+    HighValue {
+        order_value: f64,
+        threshold: f64,
+    },
+    Growing {
+        ratio: f64,
+    },
+    ActiveProspect {
+        interactions_90d: u32,
+    },
+    Value {
+        order_value: f64,
+        orders: u32,
+        score: f64,
+    },
+    Dimensions {
+        activity: f64,
+        growth: f64,
+        closeness: f64,
+    },
+}
+
+impl std::fmt::Display for Reason<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Reason::NoContactFor(days) => write!(f, "no contact for {days} days"),
+            Reason::NeverContacted => f.write_str("never contacted"),
+            Reason::NoOrderFor(days) => {
+                write!(f, "no order for {days} days after ordering this year")
+            }
+            Reason::Complaints { open, in_90_days } => {
+                write!(f, "{open} open complaints, {in_90_days} in 90 days")
+            }
+            Reason::LatestCsat(csat) => write!(f, "latest CSAT {csat}"),
+            Reason::LatestNps(nps) => write!(f, "latest NPS {nps} (detractor)"),
+            Reason::Host(detail) => f.write_str(detail),
+            Reason::HighValue {
+                order_value,
+                threshold,
+            } => write!(
+                f,
+                "orders {} over 365 days, at least {}",
+                Amount(order_value),
+                Amount(threshold)
+            ),
+            Reason::Growing { ratio } => write!(
+                f,
+                "orders growing: last 90 days at {ratio:.1}× the yearly rate"
+            ),
+            Reason::ActiveProspect { interactions_90d } => write!(
+                f,
+                "prospect in active talks: {interactions_90d} interactions in 90 days"
+            ),
+            Reason::Value {
+                order_value,
+                orders,
+                score,
+            } => write!(
+                f,
+                "orders {} over 365 days ({orders} orders), value score {}",
+                Amount(order_value),
+                Whole(score)
+            ),
+            Reason::Dimensions {
+                activity,
+                growth,
+                closeness,
+            } => write!(
+                f,
+                "activity {}, growth {}, closeness {}",
+                Whole(activity),
+                Whole(growth),
+                Whole(closeness)
+            ),
+        }
+    }
 }
 
 fn clamp_score(value: f64) -> f64 {
     value.clamp(0.0, 100.0)
 }
 
-/// `1234567.8` → `1,234,568`.
-fn amount(value: f64) -> String {
-    let digits = Whole(value.max(0.0)).to_string();
-    let mut grouped = String::new();
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index).is_multiple_of(3) {
-            grouped.push(',');
+/// A money amount to the nearest whole, digits grouped by thousands: `1234567.8` →
+/// `1,234,568`; negative amounts read as 0.
+struct Amount(f64);
+
+impl std::fmt::Display for Amount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let value = self.0.max(0.0);
+        let rounded = value.round_ties_even();
+        if rounded < WHOLE_EXACT_BELOW {
+            if rounded.is_sign_negative() {
+                f.write_str("-")?;
+            }
+            return grouped(f, rounded as u64);
         }
-        grouped.push(digit);
+        let digits = format!("{value:.0}");
+        for (index, digit) in digits.chars().enumerate() {
+            if index > 0 && (digits.len() - index).is_multiple_of(3) {
+                f.write_str(",")?;
+            }
+            write!(f, "{digit}")?;
+        }
+        Ok(())
     }
-    grouped
 }
+
+/// `number` with a comma between groups of three digits.
+fn grouped(f: &mut std::fmt::Formatter<'_>, number: u64) -> std::fmt::Result {
+    if number < 1000 {
+        return write!(f, "{number}");
+    }
+    grouped(f, number / 1000)?;
+    write!(f, ",{:03}", number % 1000)
+}
+
+/// Every whole f64 below 2^53 is exact and converts to u64 unchanged.
+const WHOLE_EXACT_BELOW: f64 = 9_007_199_254_740_992.0;
 
 /// A number written as `{:.0}` writes it (to the nearest whole, ties to even, keeping a minus
 /// sign), through integer formatting when it fits: `{:.0}` takes core's exact float path, which
@@ -153,8 +270,7 @@ struct Whole(f64);
 impl std::fmt::Display for Whole {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let rounded = self.0.round_ties_even();
-        // Below 2^53 every whole f64 is exact and converts to u64 unchanged.
-        if rounded.abs() < 9_007_199_254_740_992.0 {
+        if rounded.abs() < WHOLE_EXACT_BELOW {
             if rounded.is_sign_negative() {
                 f.write_str("-")?;
             }
@@ -201,15 +317,11 @@ fn dimensions(facts: &Facts, settings: &Settings) -> Dimensions {
 }
 
 /// Why the customer might leave; each entry is a reason a manager can read.
-fn churn_signals(facts: &Facts, settings: &Settings) -> Vec<String> {
+fn churn_signals<'a>(facts: &Facts<'a>, settings: &Settings) -> Vec<Reason<'a>> {
     let mut signals = Vec::new();
     match facts.days_since_last_contact {
-        Some(days) if days >= settings.silent_days => {
-            signals.push(format!("no contact for {days} days"))
-        }
-        None if facts.tenure_days >= settings.silent_days => {
-            signals.push("never contacted".to_owned())
-        }
+        Some(days) if days >= settings.silent_days => signals.push(Reason::NoContactFor(days)),
+        None if facts.tenure_days >= settings.silent_days => signals.push(Reason::NeverContacted),
         _ => {}
     }
     let mut stopped = false;
@@ -217,21 +329,21 @@ fn churn_signals(facts: &Facts, settings: &Settings) -> Vec<String> {
         && days >= settings.stopped_order_days
         && facts.order_count_365d > 0
     {
-        signals.push(format!("no order for {days} days after ordering this year"));
+        signals.push(Reason::NoOrderFor(days));
         stopped = true;
     }
     if facts.open_complaints > 0 || facts.complaints_90d >= 2 {
-        signals.push(format!(
-            "{} open complaints, {} in 90 days",
-            facts.open_complaints, facts.complaints_90d
-        ));
+        signals.push(Reason::Complaints {
+            open: facts.open_complaints,
+            in_90_days: facts.complaints_90d,
+        });
     }
     let before = signals.len();
     if let Some(csat) = facts.latest_csat.filter(|csat| *csat <= settings.low_csat) {
-        signals.push(format!("latest CSAT {csat}"));
+        signals.push(Reason::LatestCsat(csat));
     }
     if let Some(nps) = facts.latest_nps.filter(|nps| *nps <= settings.low_nps) {
-        signals.push(format!("latest NPS {nps} (detractor)"));
+        signals.push(Reason::LatestNps(nps));
     }
     let unhappy = signals.len() > before;
     // The host measures the patterns against the customer's own past; the tenant's thresholds
@@ -243,22 +355,21 @@ fn churn_signals(facts: &Facts, settings: &Settings) -> Vec<String> {
             HostSignal::ContactFalling | HostSignal::ComplaintsRising => false,
         };
         if !already {
-            signals.push((*detail).to_owned());
+            signals.push(Reason::Host(detail));
         }
     }
     signals
 }
 
-pub fn decide(facts: &Facts, settings: &Settings) -> Verdict {
+pub fn decide<'a>(facts: &Facts<'a>, settings: &Settings) -> Verdict<'a> {
     let dims = dimensions(facts, settings);
     let score = (0.4 * dims.value + 0.2 * (dims.activity + dims.growth + dims.closeness)) * 100.0;
     let score = score.round() / 100.0;
-    let value_reason = format!(
-        "orders {} over 365 days ({} orders), value score {}",
-        amount(facts.order_value_365d),
-        facts.order_count_365d,
-        Whole(dims.value)
-    );
+    let value_reason = Reason::Value {
+        order_value: facts.order_value_365d,
+        orders: facts.order_count_365d,
+        score: dims.value,
+    };
     let signals = churn_signals(facts, settings);
     let at_risk = signals.len() >= 2 || (!signals.is_empty() && dims.value >= 50.0);
     let (tier, mut reasons) = if at_risk {
@@ -266,40 +377,36 @@ pub fn decide(facts: &Facts, settings: &Settings) -> Verdict {
     } else if facts.order_value_365d >= settings.high_value_order_value {
         (
             "high-value",
-            vec![format!(
-                "orders {} over 365 days, at least {}",
-                amount(facts.order_value_365d),
-                amount(settings.high_value_order_value)
-            )],
+            vec![Reason::HighValue {
+                order_value: facts.order_value_365d,
+                threshold: settings.high_value_order_value,
+            }],
         )
     } else if facts.order_value_365d >= settings.potential_min_order_value
         && dims.growth_ratio >= settings.potential_growth_ratio
     {
         (
             "potential",
-            vec![format!(
-                "orders growing: last 90 days at {:.1}× the yearly rate",
-                dims.growth_ratio
-            )],
+            vec![Reason::Growing {
+                ratio: dims.growth_ratio,
+            }],
         )
     } else if facts.lifecycle_stage == "prospect" && facts.interaction_count_90d >= 3 {
         (
             "potential",
-            vec![format!(
-                "prospect in active talks: {} interactions in 90 days",
-                facts.interaction_count_90d
-            )],
+            vec![Reason::ActiveProspect {
+                interactions_90d: facts.interaction_count_90d,
+            }],
         )
     } else {
         ("regular", Vec::new())
     };
     reasons.push(value_reason);
-    reasons.push(format!(
-        "activity {}, growth {}, closeness {}",
-        Whole(dims.activity),
-        Whole(dims.growth),
-        Whole(dims.closeness)
-    ));
+    reasons.push(Reason::Dimensions {
+        activity: dims.activity,
+        growth: dims.growth,
+        closeness: dims.closeness,
+    });
     Verdict {
         tier,
         score,
@@ -335,7 +442,7 @@ mod tests {
         let verdict = decide(&big, &settings);
         assert_eq!(verdict.tier, "high-value");
         assert_eq!(
-            verdict.reasons[0],
+            verdict.reasons[0].to_string(),
             "orders 1,200,000 over 365 days, at least 1,000,000"
         );
         let silent_big = Facts {
@@ -363,7 +470,13 @@ mod tests {
         };
         let verdict = decide(&unhappy, &settings);
         assert_eq!(verdict.tier, "churn-risk");
-        assert!(verdict.reasons.iter().any(|r| r == "latest CSAT 1"));
+        assert!(verdict.reasons.contains(&Reason::LatestCsat(1.0)));
+        assert!(
+            verdict
+                .reasons
+                .iter()
+                .any(|r| r.to_string() == "latest CSAT 1")
+        );
     }
 
     #[test]
@@ -389,7 +502,7 @@ mod tests {
             verdict.tier, "churn-risk",
             "one signal is enough for a valuable customer"
         );
-        assert_eq!(verdict.reasons[0], falling.1);
+        assert_eq!(verdict.reasons[0].to_string(), falling.1);
         // The tenant's own satisfaction threshold already fired: the host's is not counted again.
         let small_unhappy = Facts {
             order_value_365d: 5_000.0,
@@ -426,7 +539,51 @@ mod tests {
         for value in values {
             assert_eq!(Whole(value).to_string(), format!("{value:.0}"), "{value:?}");
         }
-        assert_eq!(amount(1_234_567.8), "1,234,568");
+    }
+
+    /// Digits grouped the way the policy wrote amounts before it grouped integers itself.
+    fn grouped_by_text(value: f64) -> String {
+        let digits = format!("{:.0}", value.max(0.0));
+        let mut grouped = String::new();
+        for (index, digit) in digits.chars().enumerate() {
+            if index > 0 && (digits.len() - index).is_multiple_of(3) {
+                grouped.push(',');
+            }
+            grouped.push(digit);
+        }
+        grouped
+    }
+
+    #[test]
+    fn amounts_are_grouped_by_thousands() {
+        assert_eq!(Amount(1_234_567.8).to_string(), "1,234,568");
+        assert_eq!(Amount(-5.0).to_string(), "0");
+        let values = [
+            0.0,
+            -0.0,
+            0.4,
+            999.0,
+            999.5,
+            1_000.0,
+            1_000.49,
+            12_345.0,
+            100_000.0,
+            1_000_000.0,
+            999_999_999.5,
+            1e15,
+            4_503_599_627_370_495.5,
+            9.1e15,
+            1e20,
+            f64::NAN,
+            f64::INFINITY,
+        ];
+        for value in values {
+            assert_eq!(
+                Amount(value).to_string(),
+                grouped_by_text(value),
+                "{value:?}"
+            );
+        }
     }
 
     #[test]

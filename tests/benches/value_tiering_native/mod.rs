@@ -2,6 +2,8 @@
 //! that compare it with its wasm component: the same `policy.rs`, adapted to the host's types as
 //! the plugin's `lib.rs` adapts it to the SDK's.
 
+use std::fmt::Write;
+
 use rapport::domain::tiering::{ChurnSignalKind, CustomerFacts, TierDecision};
 
 // Parts of the policy only its own unit tests use.
@@ -18,10 +20,19 @@ pub fn evaluate(page: &[CustomerFacts], settings: &policy::Settings) -> Vec<Tier
                 customer_id: facts.customer_id,
                 tier: verdict.tier.to_owned(),
                 score: verdict.score,
-                reasons: verdict.reasons,
+                reasons: verdict.reasons.iter().map(text).collect(),
             }
         })
         .collect()
+}
+
+/// A reason as the host keeps it, written into a buffer sized for a typical sentence so that
+/// the native build does not pay for growing it (`to_string` starts empty).
+fn text(reason: &policy::Reason) -> String {
+    let mut text = String::with_capacity(64);
+    // Writing into a `String` cannot fail.
+    let _ = write!(text, "{reason}");
+    text
 }
 
 fn policy_facts(facts: &CustomerFacts) -> policy::Facts<'_> {
