@@ -231,12 +231,11 @@ struct Amount(f64);
 impl std::fmt::Display for Amount {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let value = self.0.max(0.0);
-        let rounded = value.round_ties_even();
-        if rounded < WHOLE_EXACT_BELOW {
-            if rounded.is_sign_negative() {
+        if let Some((negative, magnitude)) = exact_whole(value) {
+            if negative {
                 f.write_str("-")?;
             }
-            return grouped(f, rounded as u64);
+            return grouped(f, magnitude);
         }
         let digits = format!("{value:.0}");
         for (index, digit) in digits.chars().enumerate() {
@@ -258,8 +257,13 @@ fn grouped(f: &mut std::fmt::Formatter<'_>, number: u64) -> std::fmt::Result {
     write!(f, ",{:03}", number % 1000)
 }
 
-/// Every whole f64 below 2^53 is exact and converts to u64 unchanged.
-const WHOLE_EXACT_BELOW: f64 = 9_007_199_254_740_992.0;
+/// `value` to the nearest whole (ties to even) as its sign and magnitude, when that whole is
+/// below 2^53, where every whole f64 is exact and converts to u64 unchanged.
+fn exact_whole(value: f64) -> Option<(bool, u64)> {
+    let rounded = value.round_ties_even();
+    (rounded.abs() < 9_007_199_254_740_992.0)
+        .then(|| (rounded.is_sign_negative(), rounded.abs() as u64))
+}
 
 /// A number written as `{:.0}` writes it (to the nearest whole, ties to even, keeping a minus
 /// sign), through integer formatting when it fits: `{:.0}` takes core's exact float path, which
@@ -269,14 +273,14 @@ struct Whole(f64);
 
 impl std::fmt::Display for Whole {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let rounded = self.0.round_ties_even();
-        if rounded.abs() < WHOLE_EXACT_BELOW {
-            if rounded.is_sign_negative() {
-                f.write_str("-")?;
+        match exact_whole(self.0) {
+            Some((negative, magnitude)) => {
+                if negative {
+                    f.write_str("-")?;
+                }
+                write!(f, "{magnitude}")
             }
-            write!(f, "{}", rounded.abs() as u64)
-        } else {
-            write!(f, "{:.0}", self.0)
+            None => write!(f, "{:.0}", self.0),
         }
     }
 }
