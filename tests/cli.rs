@@ -209,7 +209,7 @@ id = "acme.cli-tiers"
 version = "1.0.0"
 vendor = "Acme"
 kind = "tiering-policy"
-api_version = "0.3.0"
+api_version = "0.4.0"
 "#;
 
 #[test]
@@ -334,7 +334,7 @@ async fn tenant_with_policy(data: &Path) -> (i64, i64) {
         .unwrap();
     let registry = rapport::server::registry(data).unwrap();
     let enable = rapport::domain::plugin::EnablePlugin {
-        version: "1.2.1".into(),
+        version: "1.3.0".into(),
         config: Default::default(),
         granted_hosts: Vec::new(),
     };

@@ -226,7 +226,7 @@ async fn each_connector_embeds_a_manifest_that_matches_its_spec() {
         let manifest = manifest_of(name);
         assert_eq!(manifest.id, id);
         assert_eq!(manifest.kind, PluginKind::ErpConnector);
-        assert_eq!(manifest.api_version, "0.3.0");
+        assert_eq!(manifest.api_version, "0.4.0");
         assert_eq!(
             manifest.secret_keys().into_iter().collect::<Vec<_>>(),
             secrets,

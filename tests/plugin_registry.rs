@@ -47,7 +47,7 @@ fn tiering_manifest(version: &str, required: &[&str]) -> Value {
         "version": version,
         "vendor": "Acme",
         "kind": "tiering-policy",
-        "api_version": "0.3.0",
+        "api_version": "0.4.0",
         "config_schema": {
             "type": "object",
             "required": required,

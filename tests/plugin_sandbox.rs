@@ -44,14 +44,14 @@ fn facts(
     }
 }
 
-/// Components built against the frozen WIT 0.1.0 and 0.2.0 run through the host's shims: the
+/// Components built against the frozen WIT 0.1.0, 0.2.0 and 0.3.0 run through the host's shims: the
 /// same decisions as their latest twin, and the host services they import under their own
 /// version's names answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn policies_built_against_older_wit_still_run() {
     let engine = PluginEngine::new(None).unwrap();
     let latest = engine.load(&plugin_component("fixture-tiering")).unwrap();
-    assert_eq!(latest.api_version, "0.3.0");
+    assert_eq!(latest.api_version, "0.4.0");
     let latest = TieringPlugin::new(engine.clone(), &latest).unwrap();
     let mut batch = vec![
         facts(1, 1_200_000.0, Some(5)),
@@ -71,6 +71,7 @@ async fn policies_built_against_older_wit_still_run() {
     for (fixture, version) in [
         ("fixture-tiering-v0-1", "0.1.0"),
         ("fixture-tiering-v0-2", "0.2.0"),
+        ("fixture-tiering-v0-3", "0.3.0"),
     ] {
         let old = engine.load(&plugin_component(fixture)).unwrap();
         assert_eq!(old.api_version, version);
@@ -109,7 +110,7 @@ async fn policies_built_against_older_wit_still_run() {
 async fn a_policy_built_with_the_sdk_tiers_a_batch_with_reasons() {
     let engine = PluginEngine::new(None).unwrap();
     let component = engine.load(&plugin_component("fixture-tiering")).unwrap();
-    assert_eq!(component.api_version, "0.3.0");
+    assert_eq!(component.api_version, "0.4.0");
     assert_eq!(component.sha256.len(), 64);
     let policy = TieringPlugin::new(engine.clone(), &component).unwrap();
     let batch = [
@@ -178,12 +179,12 @@ async fn a_policy_built_with_the_sdk_tiers_a_batch_with_reasons() {
 async fn incompatible_and_malformed_components_are_refused_at_load() {
     let engine = PluginEngine::new(None).unwrap();
     let bytes = plugin_component("fixture-tiering");
-    let future = replace_once(&bytes, b"rapport-plugin-api", b"0.3.0", b"9.9.0");
+    let future = replace_once(&bytes, b"rapport-plugin-api", b"0.4.0", b"9.9.0");
     match engine.load(&future) {
         Err(PluginError::IncompatibleApi { found, supported }) => {
             assert_eq!(
                 (found.as_str(), supported.as_str()),
-                ("9.9.0", "0.1.0, 0.2.0, 0.3.0")
+                ("9.9.0", "0.1.0, 0.2.0, 0.3.0, 0.4.0")
             )
         }
         other => panic!("expected an incompatible API error, got {other:?}"),

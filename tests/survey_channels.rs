@@ -232,7 +232,7 @@ async fn each_channel_embeds_a_manifest_that_matches_its_schema() {
         let manifest = PluginManifest::from_toml(&text).unwrap();
         assert_eq!(manifest.id, id);
         assert_eq!(manifest.kind, PluginKind::SurveyChannel);
-        assert_eq!(manifest.api_version, "0.3.0");
+        assert_eq!(manifest.api_version, "0.4.0");
         assert_eq!(
             manifest.secret_keys().into_iter().collect::<Vec<_>>(),
             secrets,

@@ -14,7 +14,7 @@ use rapport_tests::{
 use sea_orm::{ConnectionTrait, Statement};
 
 const POLICY: &str = "rapport.value-tiering";
-const POLICY_VERSION: &str = "1.2.1";
+const POLICY_VERSION: &str = "1.3.0";
 
 fn days_ago(days: i64) -> String {
     (Utc::now() - Duration::days(days)).to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -218,7 +218,7 @@ async fn a_failing_policy_leaves_tiers_untouched_and_is_reported() {
         let (policy, hostile) = (policy.clone(), hostile.clone());
         async move {
             let manifest = json!({"id": "acme.hostile", "version": "0.1.0", "vendor": "Acme",
-                "kind": "tiering-policy", "api_version": "0.3.0",
+                "kind": "tiering-policy", "api_version": "0.4.0",
                 "config_schema": {"type": "object", "properties": {"behaviour": {"type": "string"}}}});
             for body in [json!({"component": STANDARD.encode(&policy)}),
                 json!({"component": STANDARD.encode(&hostile), "manifest": manifest})] {

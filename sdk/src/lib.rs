@@ -27,12 +27,12 @@ extern crate self as rapport_sdk;
 pub use wit_bindgen;
 
 /// The WIT API version this SDK implements; the host refuses plugins of a version it lacks.
-pub const API_VERSION: &str = "0.3.0";
+pub const API_VERSION: &str = "0.4.0";
 
 #[doc(hidden)]
 pub mod host_bindings {
     wit_bindgen::generate!({
-        path: "../wit/rapport-plugin@0.3.0",
+        path: "../wit/rapport-plugin@0.4.0",
         world: "host-services",
         runtime_path: "rapport_sdk::wit_bindgen::rt",
     });
@@ -47,15 +47,15 @@ pub mod tiering;
 /// Survey channels: deliver a survey, optionally parse answers received on the channel.
 pub mod survey {
     wit_bindgen::generate!({
-        path: "../wit/rapport-plugin@0.3.0",
+        path: "../wit/rapport-plugin@0.4.0",
         world: "survey-channel",
         runtime_path: "rapport_sdk::wit_bindgen::rt",
         with: {
-            "rapport:plugin/types@0.3.0": crate::host_bindings::rapport::plugin::types,
-            "rapport:plugin/log@0.3.0": crate::host_bindings::rapport::plugin::log,
-            "rapport:plugin/config@0.3.0": crate::host_bindings::rapport::plugin::config,
-            "rapport:plugin/http@0.3.0": crate::host_bindings::rapport::plugin::http,
-            "rapport:plugin/clock@0.3.0": crate::host_bindings::rapport::plugin::clock,
+            "rapport:plugin/types@0.4.0": crate::host_bindings::rapport::plugin::types,
+            "rapport:plugin/log@0.4.0": crate::host_bindings::rapport::plugin::log,
+            "rapport:plugin/config@0.4.0": crate::host_bindings::rapport::plugin::config,
+            "rapport:plugin/http@0.4.0": crate::host_bindings::rapport::plugin::http,
+            "rapport:plugin/clock@0.4.0": crate::host_bindings::rapport::plugin::clock,
         },
         pub_export_macro: true,
         export_macro_name: "__export_survey_channel_world",
@@ -67,15 +67,15 @@ pub mod survey {
 /// ERP connectors: an Airbyte-like spec / check / read protocol over streams.
 pub mod erp {
     wit_bindgen::generate!({
-        path: "../wit/rapport-plugin@0.3.0",
+        path: "../wit/rapport-plugin@0.4.0",
         world: "erp-connector",
         runtime_path: "rapport_sdk::wit_bindgen::rt",
         with: {
-            "rapport:plugin/types@0.3.0": crate::host_bindings::rapport::plugin::types,
-            "rapport:plugin/log@0.3.0": crate::host_bindings::rapport::plugin::log,
-            "rapport:plugin/config@0.3.0": crate::host_bindings::rapport::plugin::config,
-            "rapport:plugin/http@0.3.0": crate::host_bindings::rapport::plugin::http,
-            "rapport:plugin/clock@0.3.0": crate::host_bindings::rapport::plugin::clock,
+            "rapport:plugin/types@0.4.0": crate::host_bindings::rapport::plugin::types,
+            "rapport:plugin/log@0.4.0": crate::host_bindings::rapport::plugin::log,
+            "rapport:plugin/config@0.4.0": crate::host_bindings::rapport::plugin::config,
+            "rapport:plugin/http@0.4.0": crate::host_bindings::rapport::plugin::http,
+            "rapport:plugin/clock@0.4.0": crate::host_bindings::rapport::plugin::clock,
         },
         pub_export_macro: true,
         export_macro_name: "__export_erp_connector_world",
@@ -94,6 +94,13 @@ pub trait TieringPolicy {
     ) -> Result<(), PluginError>;
     /// The tiers this policy assigns.
     fn tiers() -> Vec<tiering::Tier>;
+    /// The facts the policy reads; the host sends only those columns, and a
+    /// [`tiering::Profile`] getter of any other fact panics (a trap, naming the fact). Every
+    /// fact by default; a policy that names its few facts spares the host and itself copying
+    /// the rest of each batch.
+    fn facts() -> Vec<tiering::Fact> {
+        tiering::Fact::ALL.to_vec()
+    }
     /// JSON Schema of the tenant configuration; an empty object schema by default.
     fn config_schema() -> String {
         EMPTY_SCHEMA.to_owned()
@@ -158,7 +165,7 @@ macro_rules! __api_version_section {
     () => {
         #[unsafe(link_section = "rapport-plugin-api")]
         #[used]
-        static __RAPPORT_PLUGIN_API: [u8; 5] = *b"0.3.0";
+        static __RAPPORT_PLUGIN_API: [u8; 5] = *b"0.4.0";
     };
 }
 
@@ -193,15 +200,15 @@ macro_rules! export_tiering_policy {
                 batch: $crate::tiering::bindings::ProfileBatch,
             ) -> ::std::result::Result<$crate::tiering::bindings::Decisions, $crate::PluginError> {
                 let batch = $crate::tiering::Batch::from_wit(batch);
-                let mut decisions = $crate::tiering::Decisions::new(
-                    <$policy as $crate::TieringPolicy>::tiers(),
-                    batch.len(),
-                );
+                let mut decisions = $crate::tiering::Decisions::new(batch.len());
                 <$policy as $crate::TieringPolicy>::evaluate(&batch, &mut decisions)?;
                 Ok(decisions.into_wit())
             }
             fn tiers() -> ::std::vec::Vec<$crate::tiering::Tier> {
                 <$policy as $crate::TieringPolicy>::tiers()
+            }
+            fn facts() -> ::std::vec::Vec<$crate::tiering::Fact> {
+                <$policy as $crate::TieringPolicy>::facts()
             }
             fn config_schema() -> ::std::string::String {
                 <$policy as $crate::TieringPolicy>::config_schema()

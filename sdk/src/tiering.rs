@@ -4,7 +4,11 @@
 //! batch crosses into the plugin as a few copies); this module gives a policy the view it wants
 //! instead: [`Batch::profiles`] yields one [`Profile`] per customer, with its facts as methods
 //! and its texts as plain `&str`, and [`Decisions::decide`] records a decision whose reasons
-//! are written straight into the answer.
+//! are written straight into the answer: as a template and its values, which the host writes
+//! out ([`Reasons::template`]), or as finished text ([`Reasons::add`]).
+//!
+//! A policy declares the facts it reads ([`crate::TieringPolicy::facts`]); the host sends only
+//! those columns, and a getter of an undeclared fact panics, naming it.
 
 use std::fmt::{Display, Write};
 
@@ -12,15 +16,15 @@ use std::fmt::{Display, Write};
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../wit/rapport-plugin@0.3.0",
+        path: "../wit/rapport-plugin@0.4.0",
         world: "tiering-policy",
         runtime_path: "rapport_sdk::wit_bindgen::rt",
         with: {
-            "rapport:plugin/types@0.3.0": crate::host_bindings::rapport::plugin::types,
-            "rapport:plugin/log@0.3.0": crate::host_bindings::rapport::plugin::log,
-            "rapport:plugin/config@0.3.0": crate::host_bindings::rapport::plugin::config,
-            "rapport:plugin/http@0.3.0": crate::host_bindings::rapport::plugin::http,
-            "rapport:plugin/clock@0.3.0": crate::host_bindings::rapport::plugin::clock,
+            "rapport:plugin/types@0.4.0": crate::host_bindings::rapport::plugin::types,
+            "rapport:plugin/log@0.4.0": crate::host_bindings::rapport::plugin::log,
+            "rapport:plugin/config@0.4.0": crate::host_bindings::rapport::plugin::config,
+            "rapport:plugin/http@0.4.0": crate::host_bindings::rapport::plugin::http,
+            "rapport:plugin/clock@0.4.0": crate::host_bindings::rapport::plugin::clock,
         },
         pub_export_macro: true,
         export_macro_name: "__export_tiering_policy_world",
@@ -29,7 +33,48 @@ pub mod bindings {
 }
 
 use self::bindings::rapport::plugin::tiering_types as wit;
-pub use self::bindings::rapport::plugin::tiering_types::{ChurnSignalKind, LifecycleStage, Tier};
+pub use self::bindings::rapport::plugin::tiering_types::{
+    ChurnSignalKind, Fact, LifecycleStage, Tier,
+};
+
+impl Fact {
+    /// Every fact, for a policy that reads them all (the default).
+    pub const ALL: [Fact; 18] = [
+        Fact::LifecycleStage,
+        Fact::TenureDays,
+        Fact::OrderValue90d,
+        Fact::OrderValue365d,
+        Fact::OrderCount90d,
+        Fact::OrderCount365d,
+        Fact::DaysSinceLastOrder,
+        Fact::InteractionCount30d,
+        Fact::InteractionCount90d,
+        Fact::DaysSinceLastContact,
+        Fact::OpenComplaints,
+        Fact::Complaints90d,
+        Fact::LatestCsat,
+        Fact::LatestNps,
+        Fact::LatestCes,
+        Fact::CustomFieldsJson,
+        Fact::Tags,
+        Fact::ChurnSignals,
+    ];
+}
+
+/// The entry of a declared fact's column; an empty column means the policy did not declare it.
+fn entry<T: Copy>(column: &[T], index: usize, fact: &str) -> T {
+    match column.get(index) {
+        Some(&value) => value,
+        None => undeclared(fact),
+    }
+}
+
+/// A policy that reads a fact it did not declare has a bug its vendor must see at once.
+#[cold]
+#[track_caller]
+fn undeclared(fact: &str) -> ! {
+    panic!("the policy reads `{fact}` but `TieringPolicy::facts` does not declare it")
+}
 
 /// Marks a missing day count in the WIT columns.
 const NONE_DAYS: u32 = u32::MAX;
@@ -93,7 +138,7 @@ macro_rules! column {
     ($(#[$doc:meta])* $name:ident: $type:ty) => {
         $(#[$doc])*
         pub fn $name(&self) -> $type {
-            self.batch.$name[self.index]
+            entry(&self.batch.$name, self.index, stringify!($name))
         }
     };
 }
@@ -118,42 +163,53 @@ impl<'a> Profile<'a> {
     }
 
     pub fn lifecycle_stage(&self) -> LifecycleStage {
-        self.batch.lifecycle_stages[self.index]
+        entry(&self.batch.lifecycle_stages, self.index, "lifecycle_stage")
     }
 
     /// Days since the last order, `None` when there was none.
     pub fn days_since_last_order(&self) -> Option<u32> {
-        days(self.batch.days_since_last_order[self.index])
+        days(entry(
+            &self.batch.days_since_last_order,
+            self.index,
+            "days_since_last_order",
+        ))
     }
 
     /// Days since the last interaction, `None` when there was none.
     pub fn days_since_last_contact(&self) -> Option<u32> {
-        days(self.batch.days_since_last_contact[self.index])
+        days(entry(
+            &self.batch.days_since_last_contact,
+            self.index,
+            "days_since_last_contact",
+        ))
     }
 
     /// The latest CSAT (1–5), `None` when never measured.
     pub fn latest_csat(&self) -> Option<f64> {
-        measured(self.batch.latest_csat[self.index])
+        measured(entry(&self.batch.latest_csat, self.index, "latest_csat"))
     }
 
     /// The latest NPS (0–10), `None` when never measured.
     pub fn latest_nps(&self) -> Option<f64> {
-        measured(self.batch.latest_nps[self.index])
+        measured(entry(&self.batch.latest_nps, self.index, "latest_nps"))
     }
 
     /// The latest CES (1–7), `None` when never measured.
     pub fn latest_ces(&self) -> Option<f64> {
-        measured(self.batch.latest_ces[self.index])
+        measured(entry(&self.batch.latest_ces, self.index, "latest_ces"))
     }
 
     /// The customer's custom fields, a JSON object.
     pub fn custom_fields_json(&self) -> &'a str {
-        text_at(&self.batch.custom_fields_json, self.index)
+        let texts = &self.batch.custom_fields_json;
+        entry(&texts.ends, self.index, "custom_fields_json");
+        text_at(texts, self.index)
     }
 
     /// The customer's tags.
     pub fn tags(&self) -> impl ExactSizeIterator<Item = &'a str> + use<'a> {
         let tags = &self.batch.tags;
+        entry(&self.batch.tag_ends, self.index, "tags");
         let (start, end) = range_at(&self.batch.tag_ends, self.index);
         (start..end).map(move |tag| text_at(tags, tag))
     }
@@ -166,6 +222,7 @@ impl<'a> Profile<'a> {
     /// The churn-risk signals the host found in the customer's own history.
     pub fn churn_signals(&self) -> impl ExactSizeIterator<Item = ChurnSignal<'a>> + use<'a> {
         let batch = self.batch;
+        entry(&batch.signal_ends, self.index, "churn_signals");
         let (start, end) = range_at(&batch.signal_ends, self.index);
         let end = end.min(batch.signal_kinds.len()).max(start);
         (start..end).map(move |signal| ChurnSignal {
@@ -194,24 +251,36 @@ pub struct ChurnSignal<'a> {
 #[derive(Debug)]
 pub struct Decisions {
     raw: wit::Decisions,
+    /// The tier ids and templates already in the answer, by the address of the policy's
+    /// `&'static str`: found without comparing text, and never stale, as statics never move.
+    tier_keys: Vec<(usize, usize)>,
+    template_keys: Vec<(usize, usize)>,
 }
 
+/// The template of a reason given as finished text.
+const TEXT_TEMPLATE: &str = "{text}";
+
 impl Decisions {
-    /// An empty answer naming the policy's catalogue, with room for `capacity` decisions.
+    /// An empty answer with room for `capacity` decisions.
     #[doc(hidden)]
-    pub fn new(catalogue: Vec<Tier>, capacity: usize) -> Decisions {
+    pub fn new(capacity: usize) -> Decisions {
         Decisions {
             raw: wit::Decisions {
                 customer_ids: Vec::with_capacity(capacity),
                 tiers: Vec::with_capacity(capacity),
-                tier_ids: catalogue.into_iter().map(|tier| tier.id).collect(),
+                tier_ids: Vec::new(),
                 scores: Vec::with_capacity(capacity),
-                reasons: wit::Texts {
-                    text: String::with_capacity(capacity * 48),
-                    ends: Vec::with_capacity(capacity * 2),
-                },
+                templates: Vec::new(),
+                reasons: Vec::with_capacity(capacity * 2),
                 reason_ends: Vec::with_capacity(capacity),
+                numbers: Vec::with_capacity(capacity * 2),
+                texts: wit::Texts {
+                    text: String::new(),
+                    ends: Vec::new(),
+                },
             },
+            tier_keys: Vec::new(),
+            template_keys: Vec::new(),
         }
     }
 
@@ -231,41 +300,98 @@ impl Decisions {
 
     /// Decides `tier` (an id of the policy's catalogue) with `score` for the customer; add the
     /// decision's reasons to what this returns. Decide for every profile, in the batch's order.
-    pub fn decide(&mut self, customer_id: i64, tier: &str, score: f64) -> Reasons<'_> {
+    /// The host refuses a tier outside the catalogue and names it in the error.
+    #[inline]
+    pub fn decide(&mut self, customer_id: i64, tier: &'static str, score: f64) -> Reasons<'_> {
+        let tier = index_of(&mut self.tier_keys, &mut self.raw.tier_ids, tier);
         let raw = &mut self.raw;
-        let tier = match raw.tier_ids.iter().position(|id| id == tier) {
-            Some(index) => index,
-            // The host refuses a tier outside the catalogue and names it in the error.
-            None => {
-                raw.tier_ids.push(tier.to_owned());
-                raw.tier_ids.len() - 1
-            }
-        };
         raw.customer_ids.push(customer_id);
-        raw.tiers.push(tier as u32);
+        raw.tiers.push(tier);
         raw.scores.push(score);
-        raw.reason_ends.push(raw.reasons.ends.len() as u32);
-        Reasons { answer: raw }
+        raw.reason_ends.push(raw.reasons.len() as u32);
+        Reasons { answer: self }
     }
+
+    #[inline]
+    fn add_reason(&mut self, template: &'static str) {
+        let template = index_of(&mut self.template_keys, &mut self.raw.templates, template);
+        self.raw.reasons.push(template);
+        if let Some(end) = self.raw.reason_ends.last_mut() {
+            *end += 1;
+        }
+    }
+}
+
+/// The index of `text` in `list`, added when new; `keys` holds the address and length of each
+/// entry's static source. Called twice per decision, so the common case stays inline.
+#[inline]
+fn index_of(keys: &mut Vec<(usize, usize)>, list: &mut Vec<String>, text: &'static str) -> u32 {
+    let key = (text.as_ptr() as usize, text.len());
+    match keys.iter().position(|&known| known == key) {
+        Some(index) => index as u32,
+        None => add_entry(keys, list, key, text),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn add_entry(
+    keys: &mut Vec<(usize, usize)>,
+    list: &mut Vec<String>,
+    key: (usize, usize),
+    text: &'static str,
+) -> u32 {
+    keys.push(key);
+    list.push(text.to_owned());
+    (list.len() - 1) as u32
 }
 
 /// The reasons of the decision just made: sentences a manager can read.
 #[derive(Debug)]
 pub struct Reasons<'a> {
-    answer: &'a mut wit::Decisions,
+    answer: &'a mut Decisions,
 }
 
 impl Reasons<'_> {
-    /// Adds a reason, e.g. `reasons.add(format_args!("no contact for {days} days"))`; it is
-    /// written straight into the answer, without a `String` of its own.
-    pub fn add(&mut self, reason: impl Display) -> &mut Self {
-        let reasons = &mut self.answer.reasons;
-        // Writing into a `String` cannot fail.
-        let _ = write!(reasons.text, "{reason}");
-        reasons.ends.push(reasons.text.len() as u32);
-        if let Some(end) = self.answer.reason_ends.last_mut() {
-            *end += 1;
+    /// Adds a reason the host writes out: `template` with `numbers` in its placeholders, e.g.
+    /// `reasons.template("orders {:.0} in 365 days", &[value])`. `{}` writes a number as Rust
+    /// displays an `f64`, `{:.N}` with N decimals (N ≤ 9); `{{` and `}}` are braces. The
+    /// cheapest kind of reason: nothing is formatted inside the plugin.
+    #[inline]
+    pub fn template(&mut self, template: &'static str, numbers: &[f64]) -> &mut Self {
+        self.answer.add_reason(template);
+        self.answer.raw.numbers.extend_from_slice(numbers);
+        self
+    }
+
+    /// As [`Reasons::template`], with texts for the template's `{text}` placeholders too.
+    pub fn template_with_texts(
+        &mut self,
+        template: &'static str,
+        numbers: &[f64],
+        texts: &[&str],
+    ) -> &mut Self {
+        self.template(template, numbers);
+        for text in texts {
+            self.push_text(|written| written.push_str(text));
         }
         self
+    }
+
+    /// Adds a reason as finished text, e.g. `reasons.add(format_args!("no contact for {days}
+    /// days"))`; it is written straight into the answer, without a `String` of its own.
+    pub fn add(&mut self, reason: impl Display) -> &mut Self {
+        self.answer.add_reason(TEXT_TEMPLATE);
+        // Writing into a `String` cannot fail.
+        self.push_text(|written| {
+            let _ = write!(written, "{reason}");
+        });
+        self
+    }
+
+    fn push_text(&mut self, write: impl FnOnce(&mut String)) {
+        let texts = &mut self.answer.raw.texts;
+        write(&mut texts.text);
+        texts.ends.push(texts.text.len() as u32);
     }
 }

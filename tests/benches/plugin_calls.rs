@@ -5,7 +5,9 @@
 //! - `tiers`: a fresh instance and a trivial call, the real per-invocation path;
 //! - `tiering_batch/wasm` vs `tiering_batch/native`: one `evaluate` of 1,000 varied customers
 //!   through the component, and the same policy source (`plugins/fixture-tiering/src/policy.rs`)
-//!   compiled natively into this benchmark (goal: per-customer cost ≤ 1.3× native);
+//!   compiled natively into this benchmark (goal: per-customer cost ≤ 1.3× native). Both
+//!   write the policy's reasons from its templates with the host's writer
+//!   (`rapport::domain::reason_template`), as the host does for a component since WIT 0.4.0;
 //! - `value_tiering_batch/wasm` vs `…/native`: the same for Rapport's default policy
 //!   (`plugins/value-tiering`), whose four scored dimensions and churn signals do more per
 //!   customer than the fixture's one comparison and one formatted amount.
@@ -21,6 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use criterion::{Criterion, Throughput};
+use rapport::domain::reason_template::ReasonTemplate;
 use rapport::domain::tiering::{ChurnSignal, ChurnSignalKind, CustomerFacts, TierDecision};
 use rapport::plugins::{Grants, Limits, PluginEngine, TieringPlugin};
 use tokio::runtime::Runtime;
@@ -143,12 +146,14 @@ impl Batches<'_> {
 }
 
 /// The fixture policy compiled natively, adapted to the host's types as `lib.rs` adapts it to
-/// the SDK's: threshold from the (absent) setting, then one decision per customer.
+/// the SDK's: threshold from the (absent) setting, then one decision per customer, its reason
+/// written from its template as the host writes a component's.
 fn native_evaluate(
     batch: &[CustomerFacts],
     setting: Option<&str>,
 ) -> Result<Vec<TierDecision>, String> {
     let threshold = policy::threshold(setting)?;
+    let mut templates = Templates::default();
     Ok(batch
         .iter()
         .map(|facts| {
@@ -159,14 +164,37 @@ fn native_evaluate(
                 },
                 threshold,
             );
+            let mut reasons = Vec::with_capacity(1);
+            verdict.reason.template(|template, numbers| {
+                reasons.push(templates.render(template, numbers));
+            });
             TierDecision {
                 customer_id: facts.customer_id,
                 tier: verdict.tier.to_owned(),
                 score: verdict.score,
-                reasons: vec![verdict.reason.to_string()],
+                reasons,
             }
         })
         .collect())
+}
+
+/// The templates of one batch, each parsed once, as the host parses those of one answer.
+#[derive(Default)]
+struct Templates(Vec<(&'static str, ReasonTemplate<'static>)>);
+
+impl Templates {
+    fn render(&mut self, template: &'static str, numbers: &[f64]) -> String {
+        let known = self
+            .0
+            .iter()
+            .position(|(seen, _)| std::ptr::eq(*seen, template));
+        let index = known.unwrap_or_else(|| {
+            let parsed = ReasonTemplate::parse(template).expect("a valid template");
+            self.0.push((template, parsed));
+            self.0.len() - 1
+        });
+        self.0[index].1.render(numbers, &[])
+    }
 }
 
 /// Both builds of the policy must agree before their speed is compared.

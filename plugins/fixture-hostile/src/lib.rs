@@ -3,11 +3,12 @@
 //! `panic`, `forbidden-host` / `granted-host` / `slow-host` (an HTTP GET of `url`),
 //! `sandbox-probe` (files and environment), `log-flood`, `log-secret` (logs `api_key`),
 //! `remember` (counts its calls in a global, to show that no state survives a call), `skip-one`
-//! (answers for every customer but the first).
+//! (answers for every customer but the first), `undeclared-fact` (reads a fact it did not
+//! declare), `bad-template` and `missing-values` (reason templates the host cannot write).
 
 use std::hint::black_box;
 
-use rapport_sdk::tiering::{Batch, Decisions, Tier};
+use rapport_sdk::tiering::{Batch, Decisions, Fact, Tier};
 use rapport_sdk::{PluginError, TieringPolicy, config, http, log};
 
 struct Hostile;
@@ -120,6 +121,13 @@ fn huge_output(batch: &Batch) -> Vec<Decision> {
 
 impl TieringPolicy for Hostile {
     fn evaluate(batch: &Batch, decisions: &mut Decisions) -> Result<(), PluginError> {
+        if let Some(template) = broken_template() {
+            for profile in batch.profiles() {
+                let mut reasons = decisions.decide(profile.customer_id(), "regular", 0.0);
+                reasons.template(template, &[]);
+            }
+            return Ok(());
+        }
         for answer in attack(batch)? {
             let mut reasons = decisions.decide(answer.customer_id, "regular", 0.0);
             for reason in answer.reasons {
@@ -129,12 +137,28 @@ impl TieringPolicy for Hostile {
         Ok(())
     }
 
+    fn facts() -> Vec<Fact> {
+        match config::get("behaviour").as_deref() {
+            Some("undeclared-fact") => vec![Fact::OrderValue365d],
+            _ => Fact::ALL.to_vec(),
+        }
+    }
+
     fn tiers() -> Vec<Tier> {
         vec![Tier {
             id: "regular".into(),
             label: "Regular".into(),
             rank: 0,
         }]
+    }
+}
+
+/// A template the host must refuse: a placeholder it does not know, or one without its value.
+fn broken_template() -> Option<&'static str> {
+    match config::get("behaviour").as_deref() {
+        Some("bad-template") => Some("score {oops}"),
+        Some("missing-values") => Some("no contact for {} days"),
+        _ => None,
     }
 }
 
@@ -149,6 +173,10 @@ fn attack(batch: &Batch) -> Result<Vec<Decision>, PluginError> {
         "panic" => panic!("hostile plugin panics on purpose"),
         "forbidden-host" | "granted-host" | "slow-host" => fetch(batch),
         "sandbox-probe" => Ok(probe_sandbox(batch)),
+        "undeclared-fact" => Ok(batch
+            .profiles()
+            .map(|p| decision(p.customer_id(), vec![p.tenure_days().to_string()]))
+            .collect()),
         "remember" => Ok(remember(batch)),
         "skip-one" => Ok(batch
             .profiles()

@@ -3,6 +3,8 @@
 //! the latest version). The host must keep running it, through its 0.1.0 shim, with the same
 //! decisions as `fixture-tiering`, whose policy source it shares.
 
+// `Reason::template` serves the versions from 0.4.0 on.
+#[allow(dead_code)]
 #[path = "../../fixture-tiering/src/policy.rs"]
 mod policy;
 

@@ -7,7 +7,7 @@
 
 mod policy;
 
-use rapport_sdk::tiering::{Batch, Decisions, Tier};
+use rapport_sdk::tiering::{Batch, Decisions, Fact, Tier};
 use rapport_sdk::{PluginError, TieringPolicy, config, log};
 
 struct ValueThreshold;
@@ -31,11 +31,16 @@ impl TieringPolicy for ValueThreshold {
                 days_since_last_contact: profile.days_since_last_contact(),
             };
             let verdict = policy::decide(facts, threshold);
-            decisions
-                .decide(profile.customer_id(), verdict.tier, verdict.score)
-                .add(verdict.reason);
+            let mut reasons = decisions.decide(profile.customer_id(), verdict.tier, verdict.score);
+            verdict.reason.template(|template, numbers| {
+                reasons.template(template, numbers);
+            });
         }
         Ok(())
+    }
+
+    fn facts() -> Vec<Fact> {
+        vec![Fact::OrderValue365d, Fact::DaysSinceLastContact]
     }
 
     fn tiers() -> Vec<Tier> {

@@ -64,6 +64,26 @@ impl std::fmt::Display for Reason {
     }
 }
 
+impl Reason {
+    /// The same sentence as a template and its numbers, for a host that writes reasons out
+    /// (WIT 0.4.0); `Display` stays for the fixtures built against older versions, and the
+    /// host's shim test checks that both read the same.
+    pub fn template(&self, mut write: impl FnMut(&'static str, &[f64])) {
+        match *self {
+            Reason::Silent(Some(days)) => write("no contact for {} days", &[f64::from(days)]),
+            Reason::Silent(None) => write("no contact for ever days", &[]),
+            Reason::HighValue {
+                order_value,
+                threshold,
+            } => write(
+                "orders {:.0} in 365 days (threshold {:.0})",
+                &[order_value, threshold],
+            ),
+            Reason::Regular { order_value } => write("orders {:.0} in 365 days", &[order_value]),
+        }
+    }
+}
+
 /// The threshold from the tenant's `high_value_threshold` setting, or the default when it is
 /// unset; the error is the message to report when the setting is not a number.
 pub fn threshold(setting: Option<&str>) -> Result<f64, String> {

@@ -3,7 +3,9 @@
 
 mod policy;
 
-use rapport_sdk::tiering::{Batch, ChurnSignalKind, Decisions, LifecycleStage, Profile, Tier};
+use rapport_sdk::tiering::{
+    Batch, ChurnSignalKind, Decisions, Fact, LifecycleStage, Profile, Tier,
+};
 use rapport_sdk::{PluginError, TieringPolicy, config};
 
 struct ValueTiering;
@@ -61,6 +63,14 @@ impl TieringPolicy for ValueTiering {
             }
         }
         Ok(())
+    }
+
+    /// What [`facts`] reads: all but CES, tags and custom fields.
+    fn facts() -> Vec<Fact> {
+        Fact::ALL
+            .into_iter()
+            .filter(|fact| !matches!(fact, Fact::LatestCes | Fact::Tags | Fact::CustomFieldsJson))
+            .collect()
     }
 
     fn tiers() -> Vec<Tier> {

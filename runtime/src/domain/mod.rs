@@ -20,6 +20,7 @@ pub mod money;
 pub mod order;
 pub mod page;
 pub mod plugin;
+pub mod reason_template;
 pub mod satisfaction;
 pub mod service_kpi;
 pub mod sla;

@@ -19,7 +19,7 @@ use super::host::{Grants, HostState, RunLog};
 use super::limits::Limits;
 
 /// The WIT package versions this host can run.
-pub const SUPPORTED_API_VERSIONS: &[&str] = &["0.1.0", "0.2.0", "0.3.0"];
+pub const SUPPORTED_API_VERSIONS: &[&str] = &["0.1.0", "0.2.0", "0.3.0", "0.4.0"];
 /// The custom section in which the SDK records the API version a plugin was built against.
 pub const API_SECTION: &str = "rapport-plugin-api";
 /// The custom section in which the SDK embeds the plugin's manifest (TOML).

@@ -1,5 +1,6 @@
-//! The plugin host: vendors' WASM components (WIT package `rapport:plugin@0.3.0`, and 0.1.0 and
-//! 0.2.0 through their shims `shims`, `since_v0_1` and `since_v0_2`) run sandboxed
+//! The plugin host: vendors' WASM components (WIT package `rapport:plugin@0.4.0`, and 0.1.0,
+//! 0.2.0 and 0.3.0 through their shims `shims`, `since_v0_1`, `since_v0_2` and `since_v0_3`) run
+//! sandboxed
 //! on one shared wasmtime engine, each call in a fresh store with its own limits (deadline,
 //! fuel, memory, output, log volume) and only the capabilities its grants allow.
 
@@ -13,6 +14,7 @@ pub mod limits;
 mod shims;
 pub mod since_v0_1;
 pub mod since_v0_2;
+pub mod since_v0_3;
 pub mod survey;
 pub mod tiering;
 

@@ -12,7 +12,7 @@ use super::bindings::{clock, config, http, log, types};
 use super::host::HostState;
 
 /// The older WIT versions the host still runs.
-pub(crate) const OLDER_VERSIONS: [&str; 2] = ["0.1.0", "0.2.0"];
+pub(crate) const OLDER_VERSIONS: [&str; 3] = ["0.1.0", "0.2.0", "0.3.0"];
 
 /// Defines the host interfaces of every older version in `linker`, next to the latest ones.
 pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {

@@ -10,8 +10,9 @@ use super::engine::{Invocation, LoadedComponent, PluginEngine};
 use super::error::PluginError;
 use super::host::{Grants, HostState, RunLog};
 use super::limits::Limits;
-use super::{since_v0_1, since_v0_2};
+use super::{since_v0_1, since_v0_2, since_v0_3};
 use crate::domain::customer::LifecycleStage;
+use crate::domain::reason_template::ReasonTemplate;
 use crate::domain::tiering::{ChurnSignalKind, CustomerFacts, TierDecision, TierDefinition};
 
 /// A tiering policy ready to run: linked once, instantiated afresh for every call.
@@ -23,6 +24,7 @@ pub struct TieringPlugin {
 /// The linked component, by the API version it was built against.
 enum Pre {
     Latest(TieringPolicyPre<HostState>),
+    V0_3(since_v0_3::TieringPolicyPre<HostState>),
     V0_2(since_v0_2::TieringPolicyPre<HostState>),
     V0_1(since_v0_1::TieringPolicyPre<HostState>),
 }
@@ -46,6 +48,9 @@ impl TieringPlugin {
             "0.2.0" => {
                 Pre::V0_2(engine.link(component, world, since_v0_2::TieringPolicyPre::new)?)
             }
+            "0.3.0" => {
+                Pre::V0_3(engine.link(component, world, since_v0_3::TieringPolicyPre::new)?)
+            }
             _ => Pre::Latest(engine.link(component, world, TieringPolicyPre::new)?),
         };
         Ok(TieringPlugin { engine, pre })
@@ -61,19 +66,32 @@ impl TieringPlugin {
         let engine = &self.engine;
         let cap = limits.output_bytes;
         match &self.pre {
-            Pre::Latest(pre) => {
-                let profiles = match profile_batch(batch) {
-                    Ok(profiles) => profiles,
+            Pre::Latest(pre) => engine
+                .invoke(limits, grants, async |store| {
+                    let policy: TieringPolicy = pre.instantiate_async(&mut *store).await?;
+                    let facts = FactSet::of(&policy.call_facts(&mut *store).await?);
+                    let profiles = match profile_batch(batch, facts) {
+                        Ok(profiles) => profiles,
+                        Err(error) => return Ok(Err(error)),
+                    };
+                    let answer = policy.call_evaluate(&mut *store, &profiles).await?;
+                    Ok(answer.map_err(reported))
+                })
+                .await
+                .and_then(|answer| decisions(answer, batch, cap)),
+            Pre::V0_3(pre) => {
+                let profiles = match profile_batch(batch, FactSet::ALL) {
+                    Ok(profiles) => since_v0_3::profile_batch(profiles),
                     Err(error) => return not_run(error),
                 };
                 engine
                     .invoke(limits, grants, async |store| {
-                        let policy: TieringPolicy = pre.instantiate_async(&mut *store).await?;
+                        let policy = pre.instantiate_async(&mut *store).await?;
                         let answer = policy.call_evaluate(&mut *store, &profiles).await?;
                         Ok(answer.map_err(reported))
                     })
                     .await
-                    .and_then(|answer| decisions(answer, batch, cap))
+                    .and_then(|answer| since_v0_3::decisions(answer, batch, cap))
             }
             Pre::V0_2(pre) => {
                 let profiles: Vec<_> = batch.iter().map(since_v0_2::profile).collect();
@@ -109,6 +127,7 @@ impl TieringPlugin {
         let mut store = self.engine.new_store(limits, Arc::new(Grants::default()));
         let instantiated = match &self.pre {
             Pre::Latest(pre) => pre.instantiate_async(&mut store).await.map(drop),
+            Pre::V0_3(pre) => pre.instantiate_async(&mut store).await.map(drop),
             Pre::V0_2(pre) => pre.instantiate_async(&mut store).await.map(drop),
             Pre::V0_1(pre) => pre.instantiate_async(&mut store).await.map(drop),
         };
@@ -129,6 +148,11 @@ impl TieringPlugin {
                         let policy: TieringPolicy = pre.instantiate_async(&mut *store).await?;
                         let tiers = policy.call_tiers(&mut *store).await?;
                         tiers.into_iter().map(tier).collect()
+                    }
+                    Pre::V0_3(pre) => {
+                        let policy = pre.instantiate_async(&mut *store).await?;
+                        let tiers = policy.call_tiers(&mut *store).await?;
+                        tiers.into_iter().map(since_v0_3::tier).collect()
                     }
                     Pre::V0_2(pre) => {
                         let policy = pre.instantiate_async(&mut *store).await?;
@@ -165,6 +189,10 @@ impl TieringPlugin {
                 let schema = match pre {
                     Pre::Latest(pre) => {
                         let policy: TieringPolicy = pre.instantiate_async(&mut *store).await?;
+                        policy.call_config_schema(&mut *store).await?
+                    }
+                    Pre::V0_3(pre) => {
+                        let policy = pre.instantiate_async(&mut *store).await?;
                         policy.call_config_schema(&mut *store).await?
                     }
                     Pre::V0_2(pre) => {
@@ -212,58 +240,127 @@ fn tier(tier: wit::Tier) -> TierDefinition {
 /// Marks a missing day count in the WIT columns.
 const NONE_DAYS: u32 = u32::MAX;
 
-/// The batch as WIT 0.3.0 wants it: one column per fact, texts laid end to end.
-fn profile_batch(batch: &[CustomerFacts]) -> Result<wit::ProfileBatch, PluginError> {
-    let column = |fact: fn(&CustomerFacts) -> u32| batch.iter().map(fact).collect();
-    let money = |fact: fn(&CustomerFacts) -> f64| batch.iter().map(fact).collect();
-    let measured = |fact: fn(&CustomerFacts) -> Option<f64>| {
-        batch.iter().map(|f| fact(f).unwrap_or(f64::NAN)).collect()
-    };
-    let days = |fact: fn(&CustomerFacts) -> Option<u32>| {
-        // A real count never reaches the marker; one that did would read as missing.
-        batch.iter().map(|f| fact(f).unwrap_or(NONE_DAYS)).collect()
-    };
-    let (mut tags, mut signal_details, mut custom_fields) = (no_texts(), no_texts(), no_texts());
-    let mut signal_kinds = Vec::new();
-    let (mut tag_ends, mut signal_ends) = (Vec::new(), Vec::new());
-    let mut stages = Vec::with_capacity(batch.len());
-    for facts in batch {
-        stages.push(lifecycle_stage(facts)?);
-        push_text(&mut custom_fields, &facts.custom_fields_json)?;
-        for tag in &facts.tags {
-            push_text(&mut tags, tag)?;
-        }
-        tag_ends.push(end(tags.ends.len())?);
-        for signal in &facts.churn_signals {
-            signal_kinds.push(signal_kind(signal.kind));
-            push_text(&mut signal_details, &signal.detail)?;
-        }
-        signal_ends.push(end(signal_kinds.len())?);
+/// The facts a policy declared it reads, as a bit per `wit::Fact`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FactSet(u32);
+
+impl FactSet {
+    const ALL: FactSet = FactSet(u32::MAX);
+
+    fn of(facts: &[wit::Fact]) -> FactSet {
+        FactSet(facts.iter().fold(0, |set, &fact| set | 1 << fact as u32))
     }
+
+    fn has(self, fact: wit::Fact) -> bool {
+        self.0 & 1 << fact as u32 != 0
+    }
+}
+
+/// The batch as WIT 0.4.0 wants it: one column per fact the policy reads (the others empty),
+/// texts laid end to end.
+fn profile_batch(
+    batch: &[CustomerFacts],
+    facts: FactSet,
+) -> Result<wit::ProfileBatch, PluginError> {
+    use wit::Fact;
+    let column = |fact: Fact, value: fn(&CustomerFacts) -> u32| match facts.has(fact) {
+        true => batch.iter().map(value).collect(),
+        false => Vec::new(),
+    };
+    let money = |fact: Fact, value: fn(&CustomerFacts) -> f64| match facts.has(fact) {
+        true => batch.iter().map(value).collect(),
+        false => Vec::new(),
+    };
+    let measured = |fact: Fact, value: fn(&CustomerFacts) -> Option<f64>| match facts.has(fact) {
+        true => batch.iter().map(|f| value(f).unwrap_or(f64::NAN)).collect(),
+        false => Vec::new(),
+    };
+    // A real count never reaches the marker; one that did would read as missing.
+    let days = |fact: Fact, value: fn(&CustomerFacts) -> Option<u32>| match facts.has(fact) {
+        true => batch
+            .iter()
+            .map(|f| value(f).unwrap_or(NONE_DAYS))
+            .collect(),
+        false => Vec::new(),
+    };
+    let texts = texts_columns(batch, facts)?;
     Ok(wit::ProfileBatch {
         customer_ids: batch.iter().map(|f| f.customer_id).collect(),
-        lifecycle_stages: stages,
-        tenure_days: column(|f| f.tenure_days),
-        order_value_90d: money(|f| f.order_value_90d),
-        order_value_365d: money(|f| f.order_value_365d),
-        order_count_90d: column(|f| f.order_count_90d),
-        order_count_365d: column(|f| f.order_count_365d),
-        days_since_last_order: days(|f| f.days_since_last_order),
-        interaction_count_30d: column(|f| f.interaction_count_30d),
-        interaction_count_90d: column(|f| f.interaction_count_90d),
-        days_since_last_contact: days(|f| f.days_since_last_contact),
-        open_complaints: column(|f| f.open_complaints),
-        complaints_90d: column(|f| f.complaints_90d),
-        latest_csat: measured(|f| f.latest_csat),
-        latest_nps: measured(|f| f.latest_nps),
-        latest_ces: measured(|f| f.latest_ces),
-        custom_fields_json: custom_fields,
-        tags,
-        tag_ends,
-        signal_kinds,
-        signal_details,
-        signal_ends,
+        lifecycle_stages: texts.stages,
+        tenure_days: column(Fact::TenureDays, |f| f.tenure_days),
+        order_value_90d: money(Fact::OrderValue90d, |f| f.order_value_90d),
+        order_value_365d: money(Fact::OrderValue365d, |f| f.order_value_365d),
+        order_count_90d: column(Fact::OrderCount90d, |f| f.order_count_90d),
+        order_count_365d: column(Fact::OrderCount365d, |f| f.order_count_365d),
+        days_since_last_order: days(Fact::DaysSinceLastOrder, |f| f.days_since_last_order),
+        interaction_count_30d: column(Fact::InteractionCount30d, |f| f.interaction_count_30d),
+        interaction_count_90d: column(Fact::InteractionCount90d, |f| f.interaction_count_90d),
+        days_since_last_contact: days(Fact::DaysSinceLastContact, |f| f.days_since_last_contact),
+        open_complaints: column(Fact::OpenComplaints, |f| f.open_complaints),
+        complaints_90d: column(Fact::Complaints90d, |f| f.complaints_90d),
+        latest_csat: measured(Fact::LatestCsat, |f| f.latest_csat),
+        latest_nps: measured(Fact::LatestNps, |f| f.latest_nps),
+        latest_ces: measured(Fact::LatestCes, |f| f.latest_ces),
+        custom_fields_json: texts.custom_fields,
+        tags: texts.tags,
+        tag_ends: texts.tag_ends,
+        signal_kinds: texts.signal_kinds,
+        signal_details: texts.signal_details,
+        signal_ends: texts.signal_ends,
     })
+}
+
+/// The columns a customer adds a variable number of entries to.
+struct TextColumns {
+    stages: Vec<wit::LifecycleStage>,
+    custom_fields: wit::Texts,
+    tags: wit::Texts,
+    tag_ends: Vec<u32>,
+    signal_kinds: Vec<wit::ChurnSignalKind>,
+    signal_details: wit::Texts,
+    signal_ends: Vec<u32>,
+}
+
+fn texts_columns(batch: &[CustomerFacts], facts: FactSet) -> Result<TextColumns, PluginError> {
+    use wit::Fact;
+    let mut columns = TextColumns {
+        stages: Vec::new(),
+        custom_fields: no_texts(),
+        tags: no_texts(),
+        tag_ends: Vec::new(),
+        signal_kinds: Vec::new(),
+        signal_details: no_texts(),
+        signal_ends: Vec::new(),
+    };
+    let [stages, custom_fields, tags, signals] = [
+        Fact::LifecycleStage,
+        Fact::CustomFieldsJson,
+        Fact::Tags,
+        Fact::ChurnSignals,
+    ]
+    .map(|fact| facts.has(fact));
+    for facts in batch {
+        if stages {
+            columns.stages.push(lifecycle_stage(facts)?);
+        }
+        if custom_fields {
+            push_text(&mut columns.custom_fields, &facts.custom_fields_json)?;
+        }
+        if tags {
+            for tag in &facts.tags {
+                push_text(&mut columns.tags, tag)?;
+            }
+            columns.tag_ends.push(end(columns.tags.ends.len())?);
+        }
+        if signals {
+            for signal in &facts.churn_signals {
+                columns.signal_kinds.push(signal_kind(signal.kind));
+                push_text(&mut columns.signal_details, &signal.detail)?;
+            }
+            columns.signal_ends.push(end(columns.signal_kinds.len())?);
+        }
+    }
+    Ok(columns)
 }
 
 fn lifecycle_stage(facts: &CustomerFacts) -> Result<wit::LifecycleStage, PluginError> {
@@ -309,16 +406,14 @@ fn end(offset: usize) -> Result<u32, PluginError> {
         .map_err(|_| PluginError::BadInput("a tiering batch must stay under 4 GiB".into()))
 }
 
-/// The plugin's texts, split where its `ends` say, or why they cannot be.
-fn split_texts(texts: &wit::Texts) -> Result<Vec<&str>, PluginError> {
+/// `text` split where `ends` say, or why it cannot be.
+pub(crate) fn split_at_ends<'a>(text: &'a str, ends: &[u32]) -> Result<Vec<&'a str>, PluginError> {
     let mut start = 0;
-    texts
-        .ends
-        .iter()
+    ends.iter()
         .map(|&end| {
-            let piece = texts.text.get(start..end as usize).ok_or_else(|| {
+            let piece = text.get(start..end as usize).ok_or_else(|| {
                 PluginError::InvalidOutput(
-                    "a reason ends outside the text, before the previous one or inside a character"
+                    "a text ends outside the text, before the previous one or inside a character"
                         .into(),
                 )
             })?;
@@ -328,58 +423,143 @@ fn split_texts(texts: &wit::Texts) -> Result<Vec<&str>, PluginError> {
         .collect()
 }
 
-/// The answer must fit the output cap, decide for exactly the customers asked about, name tiers
-/// it lists and give each customer its own run of reasons.
+/// Every per-customer column of an answer has one entry per customer.
+pub(crate) fn check_columns<const N: usize>(
+    lengths: [usize; N],
+    customers: usize,
+) -> Result<(), PluginError> {
+    if lengths.iter().any(|&len| len != customers) {
+        return Err(PluginError::InvalidOutput(format!(
+            "tiers, scores and reason ends must have one entry per customer, got {lengths:?} for {customers}"
+        )));
+    }
+    Ok(())
+}
+
+/// The tier an answer's index names.
+pub(crate) fn tier_id(tier_ids: &[String], index: u32) -> Result<&String, PluginError> {
+    tier_ids
+        .get(index as usize)
+        .ok_or_else(|| PluginError::InvalidOutput(format!("tier index {index} is not in tier-ids")))
+}
+
+/// A customer's run `first..end` of the answer's reasons.
+pub(crate) fn own_run<T>(reasons: &[T], first: usize, end: usize) -> Result<&[T], PluginError> {
+    reasons.get(first..end).ok_or_else(|| {
+        PluginError::InvalidOutput("reason ends run backwards or past the reasons".into())
+    })
+}
+
+/// The answer must decide for exactly the customers asked about, name tiers it lists, give each
+/// customer its own run of reasons, give every template exactly its values, and fit the output
+/// cap once its reasons are written out.
 fn decisions(
     answer: wit::Decisions,
     batch: &[CustomerFacts],
     output_cap: usize,
 ) -> Result<Vec<TierDecision>, PluginError> {
-    let size = answer.reasons.text.len()
-        + 4 * answer.reasons.ends.len()
-        + 24 * answer.customer_ids.len()
-        + answer.tier_ids.iter().map(String::len).sum::<usize>();
-    if size > output_cap {
+    let sent = answer.texts.text.len()
+        + 4 * answer.texts.ends.len()
+        + 4 * answer.reasons.len()
+        + 8 * answer.numbers.len()
+        + answer.templates.iter().map(String::len).sum::<usize>();
+    if sent > output_cap {
         return Err(PluginError::OutputTooLarge(output_cap));
     }
     check_batch_order(answer.customer_ids.iter().copied(), batch)?;
-    let columns = [
-        answer.tiers.len(),
-        answer.scores.len(),
-        answer.reason_ends.len(),
-    ];
-    if columns.iter().any(|&len| len != batch.len()) {
-        return Err(PluginError::InvalidOutput(format!(
-            "tiers, scores and reason ends must have one entry per customer, got {columns:?} for {}",
-            batch.len()
-        )));
-    }
-    let reasons = split_texts(&answer.reasons)?;
+    check_columns(
+        [
+            answer.tiers.len(),
+            answer.scores.len(),
+            answer.reason_ends.len(),
+        ],
+        batch.len(),
+    )?;
+    let templates = answer
+        .templates
+        .iter()
+        .map(|template| ReasonTemplate::parse(template))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(PluginError::InvalidOutput)?;
+    let mut sentences = Sentences {
+        templates,
+        numbers: &answer.numbers,
+        texts: split_at_ends(&answer.texts.text, &answer.texts.ends)?,
+        numbers_used: 0,
+        texts_used: 0,
+        written: 24 * batch.len() + answer.tier_ids.iter().map(String::len).sum::<usize>(),
+        output_cap,
+    };
     let mut first = 0;
-    (0..batch.len())
+    let decided = (0..batch.len())
         .map(|index| {
-            let tier = answer
-                .tier_ids
-                .get(answer.tiers[index] as usize)
-                .ok_or_else(|| {
-                    PluginError::InvalidOutput(format!(
-                        "tier index {} is not in tier-ids",
-                        answer.tiers[index]
-                    ))
-                })?;
+            let tier = tier_id(&answer.tier_ids, answer.tiers[index])?;
             let end = answer.reason_ends[index] as usize;
-            let own = reasons.get(first..end).ok_or_else(|| {
-                PluginError::InvalidOutput("reason ends run backwards or past the reasons".into())
-            })?;
+            let own = own_run(&answer.reasons, first, end)?;
             first = end;
+            let mut reasons = Vec::with_capacity(own.len());
+            for &template in own {
+                reasons.push(sentences.write(template)?);
+            }
             Ok(TierDecision {
                 customer_id: answer.customer_ids[index],
                 tier: tier.clone(),
                 score: answer.scores[index],
-                reasons: own.iter().map(|reason| (*reason).to_owned()).collect(),
+                reasons,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, PluginError>>()?;
+    sentences.all_used()?;
+    Ok(decided)
+}
+
+/// Writes an answer's reasons, taking each template's values in turn.
+struct Sentences<'a> {
+    templates: Vec<ReasonTemplate<'a>>,
+    numbers: &'a [f64],
+    texts: Vec<&'a str>,
+    /// How many numbers and texts earlier reasons took.
+    numbers_used: usize,
+    texts_used: usize,
+    /// Bytes of answer so far, against the output cap.
+    written: usize,
+    output_cap: usize,
+}
+
+impl Sentences<'_> {
+    fn write(&mut self, template: u32) -> Result<String, PluginError> {
+        let template = self.templates.get(template as usize).ok_or_else(|| {
+            PluginError::InvalidOutput(format!("reason template {template} is not in templates"))
+        })?;
+        let (numbers_end, texts_end) = (
+            self.numbers_used + template.numbers(),
+            self.texts_used + template.texts(),
+        );
+        let (Some(numbers), Some(texts)) = (
+            self.numbers.get(self.numbers_used..numbers_end),
+            self.texts.get(self.texts_used..texts_end),
+        ) else {
+            return Err(PluginError::InvalidOutput(
+                "the reasons' templates have more placeholders than the answer has values".into(),
+            ));
+        };
+        let sentence = template.render(numbers, texts);
+        (self.numbers_used, self.texts_used) = (numbers_end, texts_end);
+        self.written += sentence.len();
+        if self.written > self.output_cap {
+            return Err(PluginError::OutputTooLarge(self.output_cap));
+        }
+        Ok(sentence)
+    }
+
+    fn all_used(&self) -> Result<(), PluginError> {
+        if self.numbers_used < self.numbers.len() || self.texts_used < self.texts.len() {
+            return Err(PluginError::InvalidOutput(
+                "the answer has more values than its reasons' templates have placeholders".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// One decision per customer, in the batch's order.
@@ -443,14 +623,19 @@ mod tests {
         texts
     }
 
-    fn answer(batch: &[CustomerFacts], reasons: &[&str], reason_ends: Vec<u32>) -> wit::Decisions {
+    /// An answer deciding `regular` for the batch, with one reason per customer from
+    /// `templates[0]` unless `reasons` and `reason_ends` say otherwise.
+    fn answer(batch: &[CustomerFacts], templates: &[&str], numbers: Vec<f64>) -> wit::Decisions {
         wit::Decisions {
             customer_ids: batch.iter().map(|f| f.customer_id).collect(),
             tiers: vec![0; batch.len()],
             tier_ids: vec!["regular".into()],
             scores: vec![1.0; batch.len()],
-            reasons: texts(reasons),
-            reason_ends,
+            templates: templates.iter().map(|t| (*t).to_owned()).collect(),
+            reasons: vec![0; batch.len()],
+            reason_ends: (1..=batch.len() as u32).collect(),
+            numbers,
+            texts: no_texts(),
         }
     }
 
@@ -460,7 +645,7 @@ mod tests {
             facts(1, &["vip", "north"], &[]),
             facts(2, &[], &["no order for 90 días"]),
         ];
-        let columns = profile_batch(&batch).unwrap();
+        let columns = profile_batch(&batch, FactSet::ALL).unwrap();
         assert_eq!(columns.customer_ids, [1, 2]);
         assert_eq!(columns.days_since_last_order, [NONE_DAYS, NONE_DAYS]);
         assert_eq!(columns.days_since_last_contact, [3, 3]);
@@ -477,22 +662,42 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_lifecycle_stage_is_bad_input() {
-        let mut odd = facts(1, &[], &[]);
+    fn only_the_declared_facts_go_out() {
+        let mut odd = facts(1, &["vip"], &["silent"]);
         odd.lifecycle_stage = "vip".into();
-        assert_eq!(profile_batch(&[odd]).unwrap_err().code(), "bad_input");
+        let declared = FactSet::of(&[wit::Fact::OrderValue365d, wit::Fact::Tags]);
+        let columns = profile_batch(&[odd], declared).unwrap();
+        assert_eq!(columns.customer_ids, [1]);
+        assert_eq!(columns.order_value_365d, [6.0]);
+        assert_eq!(
+            (columns.tags.text.as_str(), columns.tag_ends),
+            ("vip", vec![1])
+        );
+        assert!(columns.order_value_90d.is_empty() && columns.days_since_last_contact.is_empty());
+        assert!(columns.lifecycle_stages.is_empty() && columns.latest_nps.is_empty());
+        assert!(columns.custom_fields_json.text.is_empty() && columns.signal_ends.is_empty());
     }
 
     #[test]
-    fn decisions_come_back_with_their_own_reasons() {
+    fn an_unknown_lifecycle_stage_is_bad_input() {
+        let mut odd = facts(1, &[], &[]);
+        odd.lifecycle_stage = "vip".into();
+        let error = profile_batch(&[odd], FactSet::ALL).unwrap_err();
+        assert_eq!(error.code(), "bad_input");
+    }
+
+    #[test]
+    fn decisions_come_back_with_their_reasons_written_out() {
         let batch = [facts(1, &[], &[]), facts(2, &[], &[])];
-        let decided = decisions(
-            answer(&batch, &["a", "bé", "c"], vec![2, 3]),
+        let mut sent = answer(
             &batch,
-            1 << 20,
-        )
-        .unwrap();
-        assert_eq!(decided[0].reasons, ["a", "bé"]);
+            &["orders {:.0} ({text})", "{text}"],
+            vec![1_234_567.6],
+        );
+        (sent.reasons, sent.reason_ends) = (vec![0, 1, 1], vec![2, 3]);
+        sent.texts = texts(&["bé", "a", "c"]);
+        let decided = decisions(sent, &batch, 1 << 20).unwrap();
+        assert_eq!(decided[0].reasons, ["orders 1234568 (bé)", "a"]);
         assert_eq!(decided[1].reasons, ["c"]);
         assert_eq!(decided[1].tier, "regular");
     }
@@ -502,33 +707,56 @@ mod tests {
         let batch = [facts(1, &[], &[]), facts(2, &[], &[])];
         let invalid =
             |answer: wit::Decisions| decisions(answer, &batch, 1 << 20).unwrap_err().code();
-        assert_eq!(
-            invalid(answer(&batch, &["a"], vec![1, 0])),
-            "invalid_output"
-        );
-        assert_eq!(
-            invalid(answer(&batch, &["a"], vec![1, 2])),
-            "invalid_output"
-        );
-        let mut bad_tier = answer(&batch, &[], vec![0, 0]);
+        let valid = || answer(&batch, &["{} days"], vec![1.0, 2.0]);
+        assert!(decisions(valid(), &batch, 1 << 20).is_ok());
+        let mut backwards = valid();
+        backwards.reason_ends = vec![2, 1];
+        let mut past = valid();
+        past.reason_ends = vec![1, 3];
+        let mut bad_tier = valid();
         bad_tier.tiers[1] = 1;
-        assert_eq!(invalid(bad_tier), "invalid_output");
-        let mut split = answer(&batch, &["é"], vec![1, 1]);
-        split.reasons.ends = vec![1];
-        assert_eq!(invalid(split), "invalid_output");
-        let mut short = answer(&batch, &[], vec![0, 0]);
+        let mut bad_template = valid();
+        bad_template.reasons[1] = 1;
+        let mut split = valid();
+        split.texts = wit::Texts {
+            text: "é".into(),
+            ends: vec![1],
+        };
+        let mut short = valid();
         short.scores.pop();
-        assert_eq!(invalid(short), "invalid_output");
-        let mut swapped = answer(&batch, &[], vec![0, 0]);
+        let mut swapped = valid();
         swapped.customer_ids.swap(0, 1);
-        assert_eq!(invalid(swapped), "invalid_output");
+        let mut missing = valid();
+        missing.numbers.pop();
+        let mut left_over = valid();
+        left_over.numbers.push(3.0);
+        let unknown_placeholder = answer(&batch, &["{x} days"], vec![1.0, 2.0]);
+        for malformed in [
+            backwards,
+            past,
+            bad_tier,
+            bad_template,
+            split,
+            short,
+            swapped,
+            missing,
+            left_over,
+            unknown_placeholder,
+        ] {
+            assert_eq!(invalid(malformed), "invalid_output");
+        }
     }
 
     #[test]
     fn an_answer_over_the_output_cap_is_refused() {
-        let batch = [facts(1, &[], &[])];
-        let long = "x".repeat(2_000);
-        let error = decisions(answer(&batch, &[&long], vec![1]), &batch, 1_000).unwrap_err();
+        let batch = [facts(1, &[], &[]), facts(2, &[], &[])];
+        let mut long_text = answer(&batch, &["{text}"], vec![]);
+        long_text.texts = texts(&[&"x".repeat(2_000), "y"]);
+        let error = decisions(long_text, &batch, 1_000).unwrap_err();
+        assert_eq!(error.code(), "output_too_large");
+        // A short answer can still ask for long sentences: their written size counts too.
+        let long = "z".repeat(600);
+        let error = decisions(answer(&batch, &[&long], vec![]), &batch, 1_000).unwrap_err();
         assert_eq!(error.code(), "output_too_large");
     }
 }
