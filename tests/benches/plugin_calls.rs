@@ -10,7 +10,8 @@
 //!   (`rapport::domain::reason_template`), as the host does for a component since WIT 0.4.0;
 //! - `value_tiering_batch/wasm` vs `…/native`: the same for Rapport's default policy
 //!   (`plugins/value-tiering`), whose four scored dimensions and churn signals do more per
-//!   customer than the fixture's one comparison and one formatted amount.
+//!   customer than the fixture's one comparison and one formatted amount; its reasons are
+//!   templates too.
 //!
 //! Both sides must give the same decisions before anything is measured. After criterion ran,
 //! a summary computes the goals from this run's estimates (medians).
@@ -23,7 +24,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use criterion::{Criterion, Throughput};
-use rapport::domain::reason_template::ReasonTemplate;
 use rapport::domain::tiering::{ChurnSignal, ChurnSignalKind, CustomerFacts, TierDecision};
 use rapport::plugins::{Grants, Limits, PluginEngine, TieringPlugin};
 use tokio::runtime::Runtime;
@@ -153,7 +153,7 @@ fn native_evaluate(
     setting: Option<&str>,
 ) -> Result<Vec<TierDecision>, String> {
     let threshold = policy::threshold(setting)?;
-    let mut templates = Templates::default();
+    let mut templates = value_tiering_native::Templates::default();
     Ok(batch
         .iter()
         .map(|facts| {
@@ -166,7 +166,7 @@ fn native_evaluate(
             );
             let mut reasons = Vec::with_capacity(1);
             verdict.reason.template(|template, numbers| {
-                reasons.push(templates.render(template, numbers));
+                reasons.push(templates.render(template, numbers, &[]));
             });
             TierDecision {
                 customer_id: facts.customer_id,
@@ -176,25 +176,6 @@ fn native_evaluate(
             }
         })
         .collect())
-}
-
-/// The templates of one batch, each parsed once, as the host parses those of one answer.
-#[derive(Default)]
-struct Templates(Vec<(&'static str, ReasonTemplate<'static>)>);
-
-impl Templates {
-    fn render(&mut self, template: &'static str, numbers: &[f64]) -> String {
-        let known = self
-            .0
-            .iter()
-            .position(|(seen, _)| std::ptr::eq(*seen, template));
-        let index = known.unwrap_or_else(|| {
-            let parsed = ReasonTemplate::parse(template).expect("a valid template");
-            self.0.push((template, parsed));
-            self.0.len() - 1
-        });
-        self.0[index].1.render(numbers, &[])
-    }
 }
 
 /// Both builds of the policy must agree before their speed is compared.

@@ -59,7 +59,9 @@ impl TieringPolicy for ValueTiering {
             let verdict = policy::decide(&facts(&profile), &settings);
             let mut reasons = decisions.decide(profile.customer_id(), verdict.tier, verdict.score);
             for reason in &verdict.reasons {
-                reasons.add(reason);
+                reason.template(|template, numbers, texts| {
+                    reasons.template_with_texts(template, numbers, texts);
+                });
             }
         }
         Ok(())

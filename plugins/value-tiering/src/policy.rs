@@ -220,6 +220,68 @@ impl std::fmt::Display for Reason<'_> {
     }
 }
 
+impl<'a> Reason<'a> {
+    /// The same sentence as a template with its numbers and texts, for the host to write out
+    /// (WIT 0.4.0), which costs the plugin no formatting; `tests/plugin_policies.rs` checks that
+    /// the host's writing reads as `Display`.
+    pub fn template(&self, write: impl FnOnce(&'static str, &[f64], &[&'a str])) {
+        let amount = |value: f64| value.max(0.0);
+        match *self {
+            Reason::NoContactFor(days) => write("no contact for {} days", &[f64::from(days)], &[]),
+            Reason::NeverContacted => write("never contacted", &[], &[]),
+            Reason::NoOrderFor(days) => write(
+                "no order for {} days after ordering this year",
+                &[f64::from(days)],
+                &[],
+            ),
+            Reason::Complaints { open, in_90_days } => write(
+                "{} open complaints, {} in 90 days",
+                &[f64::from(open), f64::from(in_90_days)],
+                &[],
+            ),
+            Reason::LatestCsat(csat) => write("latest CSAT {}", &[csat], &[]),
+            Reason::LatestNps(nps) => write("latest NPS {} (detractor)", &[nps], &[]),
+            Reason::Host(detail) => write("{text}", &[], &[detail]),
+            Reason::HighValue {
+                order_value,
+                threshold,
+            } => write(
+                "orders {:,} over 365 days, at least {:,}",
+                &[amount(order_value), amount(threshold)],
+                &[],
+            ),
+            Reason::Growing { ratio } => write(
+                "orders growing: last 90 days at {:.1}× the yearly rate",
+                &[ratio],
+                &[],
+            ),
+            Reason::ActiveProspect { interactions_90d } => write(
+                "prospect in active talks: {} interactions in 90 days",
+                &[f64::from(interactions_90d)],
+                &[],
+            ),
+            Reason::Value {
+                order_value,
+                orders,
+                score,
+            } => write(
+                "orders {:,} over 365 days ({} orders), value score {:.0}",
+                &[amount(order_value), f64::from(orders), score],
+                &[],
+            ),
+            Reason::Dimensions {
+                activity,
+                growth,
+                closeness,
+            } => write(
+                "activity {:.0}, growth {:.0}, closeness {:.0}",
+                &[activity, growth, closeness],
+                &[],
+            ),
+        }
+    }
+}
+
 fn clamp_score(value: f64) -> f64 {
     value.clamp(0.0, 100.0)
 }

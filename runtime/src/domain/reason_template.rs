@@ -3,7 +3,10 @@
 //! not pay for number formatting in wasm, and every policy's numbers read the same way.
 //!
 //! Placeholders: `{}` the next number as Rust displays an `f64` (`4`, `4.5`), `{:.N}` the next
-//! number with N decimals (N from 0 to 9), `{text}` the next text; `{{` and `}}` are braces.
+//! number with N decimals (N from 0 to 9), `{:,}` the next number to the nearest whole with its
+//! digits grouped by thousands (`1,234,568`), `{text}` the next text; `{{` and `}}` are braces.
+//! Whole numbers take integer formatting, which writes the same digits as core's float
+//! formatting far faster (its exact mode falls back to big-number arithmetic for them).
 
 use std::fmt::Write;
 
@@ -21,6 +24,8 @@ enum Piece<'a> {
     Literal(&'a str),
     /// A number, with its decimals when fixed.
     Number(Option<usize>),
+    /// A number to the nearest whole, digits grouped by thousands.
+    Grouped,
     Text,
 }
 
@@ -51,7 +56,7 @@ impl<'a> ReasonTemplate<'a> {
             })
             .sum();
         Ok(ReasonTemplate {
-            numbers: count(|p| matches!(p, Piece::Number(_))),
+            numbers: count(|p| matches!(p, Piece::Number(_) | Piece::Grouped)),
             texts: count(|p| matches!(p, Piece::Text)),
             literal_len,
             pieces,
@@ -77,17 +82,67 @@ impl<'a> ReasonTemplate<'a> {
         let mut sentence = String::with_capacity(self.literal_len + texts_len + 12 * numbers.len());
         let (mut numbers, mut texts) = (numbers.iter(), texts.iter());
         for piece in &self.pieces {
-            // Writing into a `String` cannot fail.
-            let _ = match *piece {
-                Piece::Literal(text) => sentence.write_str(text),
-                Piece::Number(None) => write!(sentence, "{}", numbers.next().unwrap_or(&0.0)),
-                Piece::Number(Some(decimals)) => {
-                    write!(sentence, "{:.*}", decimals, numbers.next().unwrap_or(&0.0))
-                }
-                Piece::Text => sentence.write_str(texts.next().unwrap_or(&"")),
-            };
+            let mut number = || numbers.next().copied().unwrap_or(0.0);
+            match *piece {
+                Piece::Literal(text) => sentence.push_str(text),
+                Piece::Number(decimals) => write_number(&mut sentence, number(), decimals),
+                Piece::Grouped => write_grouped(&mut sentence, number()),
+                Piece::Text => sentence.push_str(texts.next().unwrap_or(&"")),
+            }
         }
         sentence
+    }
+}
+
+/// Below 2^53 every whole `f64` is exact and converts to `u64` unchanged.
+const EXACT_WHOLES: f64 = 9_007_199_254_740_992.0;
+
+/// `value` to the nearest whole (ties to even, as core's `{:.0}`) as its sign and magnitude,
+/// when that whole is exact.
+fn exact_whole(value: f64) -> Option<(bool, u64)> {
+    let rounded = value.round_ties_even();
+    (rounded.abs() < EXACT_WHOLES).then(|| (rounded.is_sign_negative(), rounded.abs() as u64))
+}
+
+/// `value` as `{}` (no decimals) or `{:.N}` writes it.
+fn write_number(sentence: &mut String, value: f64, decimals: Option<usize>) {
+    let whole = match decimals {
+        None if value.fract() == 0.0 => exact_whole(value),
+        Some(0) => exact_whole(value),
+        _ => None,
+    };
+    // Writing into a `String` cannot fail.
+    let _ = match (whole, decimals) {
+        (Some((negative, magnitude)), _) => {
+            if negative {
+                sentence.push('-');
+            }
+            write!(sentence, "{magnitude}")
+        }
+        (None, None) => write!(sentence, "{value}"),
+        (None, Some(decimals)) => write!(sentence, "{value:.decimals$}"),
+    };
+}
+
+/// `value` to the nearest whole, a comma between groups of three digits.
+fn write_grouped(sentence: &mut String, value: f64) {
+    let digits = match exact_whole(value) {
+        Some((negative, magnitude)) => {
+            if negative && magnitude > 0 {
+                sentence.push('-');
+            }
+            magnitude.to_string()
+        }
+        None => format!("{:.0}", value.abs()),
+    };
+    if value.is_sign_negative() && exact_whole(value).is_none() {
+        sentence.push('-');
+    }
+    for (index, digit) in digits.char_indices() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            sentence.push(',');
+        }
+        sentence.push(digit);
     }
 }
 
@@ -99,6 +154,7 @@ fn placeholder(text: &str) -> Option<(Piece<'_>, usize)> {
     let end = text.strip_prefix('{')?.find('}')? + 2;
     let piece = match &text[1..end - 1] {
         "" => Piece::Number(None),
+        ":," => Piece::Grouped,
         "text" => Piece::Text,
         spec => {
             let decimals = spec.strip_prefix(":.")?;
@@ -131,6 +187,35 @@ mod tests {
         assert_eq!(render("CSAT {}", &[4.5], &[]), "CSAT 4.5");
         assert_eq!(render("ratio {:.1}×", &[1.25], &[]), "ratio 1.2×");
         assert_eq!(render("{} days", &[101.0], &[]), "101 days");
+    }
+
+    #[test]
+    fn whole_numbers_read_as_core_writes_them() {
+        for value in [
+            0.0, -0.0, 0.5, 1.5, 2.5, -2.5, -0.4, 101.0, 99.99, 1e15, 9.1e15, 1e21, -3.0,
+        ] {
+            assert_eq!(
+                render("{:.0}", &[value], &[]),
+                format!("{value:.0}"),
+                "{value}"
+            );
+            assert_eq!(render("{}", &[value], &[]), format!("{value}"), "{value}");
+        }
+        assert_eq!(render("{}", &[f64::NAN], &[]), "NaN");
+        assert_eq!(render("{:.0}", &[f64::INFINITY], &[]), "inf");
+    }
+
+    #[test]
+    fn grouped_wholes() {
+        assert_eq!(render("{:,}", &[1_234_567.8], &[]), "1,234,568");
+        assert_eq!(render("{:,}", &[999.0], &[]), "999");
+        assert_eq!(render("{:,}", &[1000.0], &[]), "1,000");
+        assert_eq!(render("{:,}", &[-1_234.0], &[]), "-1,234");
+        assert_eq!(render("{:,}", &[-0.2], &[]), "0");
+        assert_eq!(
+            render("{:,}", &[1e21], &[]),
+            "1,000,000,000,000,000,000,000"
+        );
     }
 
     #[test]

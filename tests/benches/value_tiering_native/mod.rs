@@ -2,8 +2,7 @@
 //! that compare it with its wasm component: the same `policy.rs`, adapted to the host's types as
 //! the plugin's `lib.rs` adapts it to the SDK's.
 
-use std::fmt::Write;
-
+use rapport::domain::reason_template::ReasonTemplate;
 use rapport::domain::tiering::{ChurnSignalKind, CustomerFacts, TierDecision};
 
 // Parts of the policy only its own unit tests use.
@@ -12,27 +11,51 @@ use rapport::domain::tiering::{ChurnSignalKind, CustomerFacts, TierDecision};
 pub mod policy;
 
 /// The decisions of the policy with `settings`, one per customer of `page`, in its order.
+/// Reasons are written from their templates by the host's writer, as the host writes a
+/// component's.
 pub fn evaluate(page: &[CustomerFacts], settings: &policy::Settings) -> Vec<TierDecision> {
+    let mut templates = Templates::default();
     page.iter()
         .map(|facts| {
             let verdict = policy::decide(&policy_facts(facts), settings);
+            let reasons = verdict
+                .reasons
+                .iter()
+                .map(|reason| {
+                    let mut sentence = String::new();
+                    reason.template(|template, numbers, texts| {
+                        sentence = templates.render(template, numbers, texts);
+                    });
+                    sentence
+                })
+                .collect();
             TierDecision {
                 customer_id: facts.customer_id,
                 tier: verdict.tier.to_owned(),
                 score: verdict.score,
-                reasons: verdict.reasons.iter().map(text).collect(),
+                reasons,
             }
         })
         .collect()
 }
 
-/// A reason as the host keeps it, written into a buffer sized for a typical sentence so that
-/// the native build does not pay for growing it (`to_string` starts empty).
-fn text(reason: &policy::Reason) -> String {
-    let mut text = String::with_capacity(64);
-    // Writing into a `String` cannot fail.
-    let _ = write!(text, "{reason}");
-    text
+/// The reason templates of one batch, each parsed once, as the host parses those of one answer.
+#[derive(Default)]
+pub struct Templates(Vec<(&'static str, ReasonTemplate<'static>)>);
+
+impl Templates {
+    pub fn render(&mut self, template: &'static str, numbers: &[f64], texts: &[&str]) -> String {
+        let known = self
+            .0
+            .iter()
+            .position(|(seen, _)| std::ptr::eq(*seen, template));
+        let index = known.unwrap_or_else(|| {
+            let parsed = ReasonTemplate::parse(template).expect("a valid template");
+            self.0.push((template, parsed));
+            self.0.len() - 1
+        });
+        self.0[index].1.render(numbers, texts)
+    }
 }
 
 fn policy_facts(facts: &CustomerFacts) -> policy::Facts<'_> {
