@@ -356,8 +356,8 @@ impl Reasons<'_> {
     /// Adds a reason the host writes out: `template` with `numbers` in its placeholders, e.g.
     /// `reasons.template("orders {:.0} in 365 days", &[value])`. `{}` writes a number as Rust
     /// displays an `f64`, `{:.N}` with N decimals (N ≤ 9), `{:,}` to the nearest whole grouped by
-    /// thousands; `{{` and `}}` are braces. The
-    /// cheapest kind of reason: nothing is formatted inside the plugin.
+    /// thousands; `{{` and `}}` are braces. The cheapest kind of reason: nothing is formatted
+    /// inside the plugin.
     #[inline]
     pub fn template(&mut self, template: &'static str, numbers: &[f64]) -> &mut Self {
         self.answer.add_reason(template);
