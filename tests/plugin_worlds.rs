@@ -462,7 +462,7 @@ async fn the_harness_refuses_unknown_exports_and_malformed_input_before_running(
         .unwrap_err();
     assert_eq!(error.code(), "bad_input");
     assert!(
-        error.to_string().contains("evaluate, tiers, config-schema"),
+        error.to_string().contains("evaluate, facts, tiers, config-schema"),
         "{error}"
     );
 
@@ -532,6 +532,23 @@ async fn a_tiering_fixture_evaluates_through_call_json() {
         .map(|t| t["id"].as_str().unwrap())
         .collect();
     assert!(!tier_ids.is_empty());
+
+    let declared = policy
+        .call_json("facts", &Value::Null, grants.clone(), &limits)
+        .await
+        .outcome
+        .unwrap();
+    assert_eq!(
+        declared,
+        json!(["order-value-365d", "days-since-last-contact"])
+    );
+    let older = engine
+        .load(&plugin_component("fixture-tiering-v0-3"))
+        .unwrap();
+    let older = AnyPlugin::detect(engine.clone(), &older).unwrap();
+    let everything = older.call_json("facts", &Value::Null, grants.clone(), &limits);
+    let everything = everything.await.outcome.unwrap();
+    assert_eq!(everything.as_array().unwrap().len(), 18, "{everything}");
 
     let batch = json!([facts(11, 2_000_000.0), facts(12, 10.0)]);
     let run = policy

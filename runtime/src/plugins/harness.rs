@@ -45,6 +45,7 @@ pub enum AnyPlugin {
 /// `AnyPlugin::prepare`, so a call can only exist for an export the plugin's kind has.
 enum Call<'a> {
     Evaluate(&'a TieringPlugin, Vec<CustomerFacts>),
+    Facts(&'a TieringPlugin),
     Tiers(&'a TieringPlugin),
     TieringSchema(&'a TieringPlugin),
     Send(&'a SurveyPlugin, Delivery),
@@ -102,7 +103,7 @@ impl AnyPlugin {
     /// The exports of a kind's world, named as in WIT.
     pub fn exports(kind: PluginKind) -> &'static [&'static str] {
         match kind {
-            PluginKind::TieringPolicy => &["evaluate", "tiers", "config-schema"],
+            PluginKind::TieringPolicy => &["evaluate", "facts", "tiers", "config-schema"],
             PluginKind::SurveyChannel => &["send", "parse-inbound", "config-schema"],
             PluginKind::ErpConnector => &["spec", "check", "read"],
         }
@@ -134,6 +135,7 @@ impl AnyPlugin {
     fn prepare(&self, export: &str, input: &Value) -> Result<Call<'_>, PluginError> {
         Ok(match (self, export) {
             (AnyPlugin::Tiering(p), "evaluate") => Call::Evaluate(p, parse(export, input)?),
+            (AnyPlugin::Tiering(p), "facts") => no_input(export, input, Call::Facts(p))?,
             (AnyPlugin::Tiering(p), "tiers") => no_input(export, input, Call::Tiers(p))?,
             (AnyPlugin::Tiering(p), "config-schema") => {
                 no_input(export, input, Call::TieringSchema(p))?
@@ -161,6 +163,7 @@ impl Call<'_> {
     async fn run(self, grants: Arc<Grants>, limits: &Limits) -> Invocation<Value> {
         match self {
             Call::Evaluate(p, batch) => to_json(p.evaluate(&batch, grants, limits).await),
+            Call::Facts(p) => to_json(p.facts(grants, limits).await),
             Call::Tiers(p) => to_json(p.tiers(grants, limits).await),
             Call::TieringSchema(p) => p.config_schema(grants, limits).await,
             Call::Send(p, delivery) => to_json(p.send(&delivery, grants, limits).await),

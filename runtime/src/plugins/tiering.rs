@@ -177,6 +177,27 @@ impl TieringPlugin {
 }
 
 impl TieringPlugin {
+    /// The facts the policy reads, named as in WIT (`order-value-365d`); a policy built against
+    /// a version before 0.4.0 reads them all.
+    pub async fn facts(&self, grants: Arc<Grants>, limits: &Limits) -> Invocation<Vec<String>> {
+        let Pre::Latest(pre) = &self.pre else {
+            let all = FACT_NAMES.iter().map(|(_, name)| (*name).to_owned());
+            return Invocation {
+                outcome: Ok(all.collect()),
+                log: RunLog::default(),
+                duration: Duration::ZERO,
+                fuel_used: None,
+            };
+        };
+        self.engine
+            .invoke(limits, grants, async |store| {
+                let policy: TieringPolicy = pre.instantiate_async(&mut *store).await?;
+                let facts = policy.call_facts(&mut *store).await?;
+                Ok(Ok(facts.into_iter().map(fact_name).collect()))
+            })
+            .await
+    }
+
     /// The JSON Schema of the policy's tenant configuration (thresholds and the like).
     pub async fn config_schema(
         &self,
@@ -239,6 +260,33 @@ fn tier(tier: wit::Tier) -> TierDefinition {
 
 /// Marks a missing day count in the WIT columns.
 const NONE_DAYS: u32 = u32::MAX;
+
+/// Every fact with its WIT name.
+const FACT_NAMES: [(wit::Fact, &str); 18] = [
+    (wit::Fact::LifecycleStage, "lifecycle-stage"),
+    (wit::Fact::TenureDays, "tenure-days"),
+    (wit::Fact::OrderValue90d, "order-value-90d"),
+    (wit::Fact::OrderValue365d, "order-value-365d"),
+    (wit::Fact::OrderCount90d, "order-count-90d"),
+    (wit::Fact::OrderCount365d, "order-count-365d"),
+    (wit::Fact::DaysSinceLastOrder, "days-since-last-order"),
+    (wit::Fact::InteractionCount30d, "interaction-count-30d"),
+    (wit::Fact::InteractionCount90d, "interaction-count-90d"),
+    (wit::Fact::DaysSinceLastContact, "days-since-last-contact"),
+    (wit::Fact::OpenComplaints, "open-complaints"),
+    (wit::Fact::Complaints90d, "complaints-90d"),
+    (wit::Fact::LatestCsat, "latest-csat"),
+    (wit::Fact::LatestNps, "latest-nps"),
+    (wit::Fact::LatestCes, "latest-ces"),
+    (wit::Fact::CustomFieldsJson, "custom-fields-json"),
+    (wit::Fact::Tags, "tags"),
+    (wit::Fact::ChurnSignals, "churn-signals"),
+];
+
+fn fact_name(fact: wit::Fact) -> String {
+    let named = FACT_NAMES.iter().find(|(known, _)| *known == fact);
+    named.map_or("unknown", |(_, name)| name).to_owned()
+}
 
 /// The facts a policy declared it reads, as a bit per `wit::Fact`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
