@@ -462,7 +462,9 @@ async fn the_harness_refuses_unknown_exports_and_malformed_input_before_running(
         .unwrap_err();
     assert_eq!(error.code(), "bad_input");
     assert!(
-        error.to_string().contains("evaluate, facts, tiers, config-schema"),
+        error
+            .to_string()
+            .contains("evaluate, facts, tiers, config-schema"),
         "{error}"
     );
 

@@ -300,8 +300,7 @@ impl Decisions {
 
     /// Decides `tier` (an id of the policy's catalogue) with `score` for the customer; add the
     /// decision's reasons to what this returns. Decide for every profile, in the batch's order.
-    /// Name a tier of [`crate::TieringPolicy::tiers`]: the host checks only that the answer names
-    /// its tiers consistently, not that they are in the catalogue.
+    /// The host refuses an answer naming a tier outside [`crate::TieringPolicy::tiers`].
     #[inline]
     pub fn decide(&mut self, customer_id: i64, tier: &'static str, score: f64) -> Reasons<'_> {
         let tier = index_of(&mut self.tier_keys, &mut self.raw.tier_ids, tier);

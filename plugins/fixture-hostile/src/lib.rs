@@ -4,7 +4,8 @@
 //! `sandbox-probe` (files and environment), `log-flood`, `log-secret` (logs `api_key`),
 //! `remember` (counts its calls in a global, to show that no state survives a call), `skip-one`
 //! (answers for every customer but the first), `undeclared-fact` (reads a fact it did not
-//! declare), `bad-template` and `missing-values` (reason templates the host cannot write).
+//! declare), `bad-template` and `missing-values` (reason templates the host cannot write),
+//! `unknown-tier` (decides a tier outside its catalogue).
 
 use std::hint::black_box;
 
@@ -121,6 +122,12 @@ fn huge_output(batch: &Batch) -> Vec<Decision> {
 
 impl TieringPolicy for Hostile {
     fn evaluate(batch: &Batch, decisions: &mut Decisions) -> Result<(), PluginError> {
+        if config::get("behaviour").as_deref() == Some("unknown-tier") {
+            for profile in batch.profiles() {
+                decisions.decide(profile.customer_id(), "platinum", 1.0);
+            }
+            return Ok(());
+        }
         if let Some(template) = broken_template() {
             for profile in batch.profiles() {
                 let mut reasons = decisions.decide(profile.customer_id(), "regular", 0.0);

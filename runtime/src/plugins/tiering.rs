@@ -74,11 +74,17 @@ impl TieringPlugin {
                         Ok(profiles) => profiles,
                         Err(error) => return Ok(Err(error)),
                     };
-                    let answer = policy.call_evaluate(&mut *store, &profiles).await?;
-                    Ok(answer.map_err(reported))
+                    let answer = match policy.call_evaluate(&mut *store, &profiles).await? {
+                        Ok(answer) => answer,
+                        Err(error) => return Ok(Err(reported(error))),
+                    };
+                    let catalogue = policy.call_tiers(&mut *store).await?;
+                    Ok(Ok((answer, catalogue.into_iter().map(|t| t.id).collect())))
                 })
                 .await
-                .and_then(|answer| decisions(answer, batch, cap)),
+                .and_then(|(answer, catalogue): (_, Vec<String>)| {
+                    decisions(answer, batch, &catalogue, cap)
+                }),
             Pre::V0_3(pre) => {
                 let profiles = match profile_batch(batch, FactSet::ALL) {
                     Ok(profiles) => since_v0_3::profile_batch(profiles),
@@ -87,35 +93,54 @@ impl TieringPlugin {
                 engine
                     .invoke(limits, grants, async |store| {
                         let policy = pre.instantiate_async(&mut *store).await?;
-                        let answer = policy.call_evaluate(&mut *store, &profiles).await?;
-                        Ok(answer.map_err(reported))
+                        let answer = match policy.call_evaluate(&mut *store, &profiles).await? {
+                            Ok(answer) => answer,
+                            Err(error) => return Ok(Err(reported(error))),
+                        };
+                        let catalogue = policy.call_tiers(&mut *store).await?;
+                        Ok(Ok((answer, catalogue.into_iter().map(|t| t.id).collect())))
                     })
                     .await
-                    .and_then(|answer| since_v0_3::decisions(answer, batch, cap))
+                    .and_then(|(answer, catalogue): (_, Vec<String>)| {
+                        let decided = since_v0_3::decisions(answer, batch, cap)?;
+                        in_catalogue(decided, &catalogue)
+                    })
             }
             Pre::V0_2(pre) => {
                 let profiles: Vec<_> = batch.iter().map(since_v0_2::profile).collect();
                 engine
                     .invoke(limits, grants, async |store| {
                         let policy = pre.instantiate_async(&mut *store).await?;
-                        let answer = policy.call_evaluate(&mut *store, &profiles).await?;
-                        Ok(answer.map_err(reported))
+                        let answer = match policy.call_evaluate(&mut *store, &profiles).await? {
+                            Ok(answer) => answer,
+                            Err(error) => return Ok(Err(reported(error))),
+                        };
+                        let catalogue = policy.call_tiers(&mut *store).await?;
+                        Ok(Ok((answer, catalogue.into_iter().map(|t| t.id).collect())))
                     })
                     .await
-                    .and_then(|answer| since_v0_2::decisions(answer, batch, cap))
+                    .and_then(|(answer, catalogue): (_, Vec<String>)| {
+                        let decided = since_v0_2::decisions(answer, batch, cap)?;
+                        in_catalogue(decided, &catalogue)
+                    })
             }
             Pre::V0_1(pre) => {
                 let profiles: Vec<_> = batch.iter().map(since_v0_1::profile).collect();
                 engine
                     .invoke(limits, grants, async |store| {
                         let policy = pre.instantiate_async(&mut *store).await?;
-                        let answer = policy.call_evaluate(&mut *store, &profiles).await?;
-                        Ok(answer
-                            .map(|answer| answer.into_iter().map(since_v0_1::decision).collect())
-                            .map_err(reported))
+                        let answer = match policy.call_evaluate(&mut *store, &profiles).await? {
+                            Ok(answer) => answer.into_iter().map(since_v0_1::decision).collect(),
+                            Err(error) => return Ok(Err(reported(error))),
+                        };
+                        let catalogue = policy.call_tiers(&mut *store).await?;
+                        Ok(Ok((answer, catalogue.into_iter().map(|t| t.id).collect())))
                     })
                     .await
-                    .and_then(|answer| since_v0_2::decisions(answer, batch, cap))
+                    .and_then(|(answer, catalogue): (_, Vec<String>)| {
+                        let decided = since_v0_2::decisions(answer, batch, cap)?;
+                        in_catalogue(decided, &catalogue)
+                    })
             }
         }
     }
@@ -498,14 +523,38 @@ pub(crate) fn own_run<T>(reasons: &[T], first: usize, end: usize) -> Result<&[T]
     })
 }
 
-/// The answer must decide for exactly the customers asked about, name tiers it lists, give each
-/// customer its own run of reasons, give every template exactly its values, and fit the output
-/// cap once its reasons are written out.
+/// Every decided tier must be one of the policy's catalogue (`tiers`, asked in the same call).
+pub(crate) fn in_catalogue(
+    decided: Vec<TierDecision>,
+    catalogue: &[String],
+) -> Result<Vec<TierDecision>, PluginError> {
+    match decided.iter().find(|d| !catalogue.contains(&d.tier)) {
+        Some(stray) => Err(outside_catalogue(&stray.tier, catalogue)),
+        None => Ok(decided),
+    }
+}
+
+fn outside_catalogue(tier: &str, catalogue: &[String]) -> PluginError {
+    PluginError::InvalidOutput(format!(
+        "tier `{tier}` is not in the policy's catalogue ({})",
+        catalogue.join(", ")
+    ))
+}
+
+/// The answer must decide for exactly the customers asked about, name only tiers of the
+/// policy's catalogue and index them within its own list, give each customer its own run of
+/// reasons, give every template exactly its values, and fit the output cap once its reasons
+/// are written out.
 fn decisions(
     answer: wit::Decisions,
     batch: &[CustomerFacts],
+    catalogue: &[String],
     output_cap: usize,
 ) -> Result<Vec<TierDecision>, PluginError> {
+    // The answer lists each tier it uses once, so checking the list checks every decision.
+    if let Some(stray) = answer.tier_ids.iter().find(|id| !catalogue.contains(id)) {
+        return Err(outside_catalogue(stray, catalogue));
+    }
     let sent = answer.texts.text.len()
         + 4 * answer.texts.ends.len()
         + 4 * answer.reasons.len()
@@ -671,6 +720,10 @@ mod tests {
         texts
     }
 
+    fn catalogue() -> Vec<String> {
+        vec!["high-value".into(), "regular".into()]
+    }
+
     /// An answer deciding `regular` for the batch, with one reason per customer from
     /// `templates[0]` unless `reasons` and `reason_ends` say otherwise.
     fn answer(batch: &[CustomerFacts], templates: &[&str], numbers: Vec<f64>) -> wit::Decisions {
@@ -744,7 +797,7 @@ mod tests {
         );
         (sent.reasons, sent.reason_ends) = (vec![0, 1, 1], vec![2, 3]);
         sent.texts = texts(&["bé", "a", "c"]);
-        let decided = decisions(sent, &batch, 1 << 20).unwrap();
+        let decided = decisions(sent, &batch, &catalogue(), 1 << 20).unwrap();
         assert_eq!(decided[0].reasons, ["orders 1234568 (bé)", "a"]);
         assert_eq!(decided[1].reasons, ["c"]);
         assert_eq!(decided[1].tier, "regular");
@@ -753,10 +806,15 @@ mod tests {
     #[test]
     fn a_malformed_answer_is_invalid_output() {
         let batch = [facts(1, &[], &[]), facts(2, &[], &[])];
-        let invalid =
-            |answer: wit::Decisions| decisions(answer, &batch, 1 << 20).unwrap_err().code();
+        let invalid = |answer: wit::Decisions| {
+            decisions(answer, &batch, &catalogue(), 1 << 20)
+                .unwrap_err()
+                .code()
+        };
         let valid = || answer(&batch, &["{} days"], vec![1.0, 2.0]);
-        assert!(decisions(valid(), &batch, 1 << 20).is_ok());
+        assert!(decisions(valid(), &batch, &catalogue(), 1 << 20).is_ok());
+        let mut stray = valid();
+        stray.tier_ids = vec!["platinum".into()];
         let mut backwards = valid();
         backwards.reason_ends = vec![2, 1];
         let mut past = valid();
@@ -780,6 +838,7 @@ mod tests {
         left_over.numbers.push(3.0);
         let unknown_placeholder = answer(&batch, &["{x} days"], vec![1.0, 2.0]);
         for malformed in [
+            stray,
             backwards,
             past,
             bad_tier,
@@ -800,11 +859,17 @@ mod tests {
         let batch = [facts(1, &[], &[]), facts(2, &[], &[])];
         let mut long_text = answer(&batch, &["{text}"], vec![]);
         long_text.texts = texts(&[&"x".repeat(2_000), "y"]);
-        let error = decisions(long_text, &batch, 1_000).unwrap_err();
+        let error = decisions(long_text, &batch, &catalogue(), 1_000).unwrap_err();
         assert_eq!(error.code(), "output_too_large");
         // A short answer can still ask for long sentences: their written size counts too.
         let long = "z".repeat(600);
-        let error = decisions(answer(&batch, &[&long], vec![]), &batch, 1_000).unwrap_err();
+        let error = decisions(
+            answer(&batch, &[&long], vec![]),
+            &batch,
+            &catalogue(),
+            1_000,
+        );
+        let error = error.unwrap_err();
         assert_eq!(error.code(), "output_too_large");
     }
 }
