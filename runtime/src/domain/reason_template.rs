@@ -126,16 +126,11 @@ fn write_number(sentence: &mut String, value: f64, decimals: Option<usize>) {
 
 /// `value` to the nearest whole, a comma between groups of three digits.
 fn write_grouped(sentence: &mut String, value: f64) {
-    let digits = match exact_whole(value) {
-        Some((negative, magnitude)) => {
-            if negative && magnitude > 0 {
-                sentence.push('-');
-            }
-            magnitude.to_string()
-        }
-        None => format!("{:.0}", value.abs()),
+    let (negative, digits) = match exact_whole(value) {
+        Some((negative, magnitude)) => (negative && magnitude > 0, magnitude.to_string()),
+        None => (value.is_sign_negative(), format!("{:.0}", value.abs())),
     };
-    if value.is_sign_negative() && exact_whole(value).is_none() {
+    if negative {
         sentence.push('-');
     }
     for (index, digit) in digits.char_indices() {

@@ -412,21 +412,21 @@ fn texts_columns(batch: &[CustomerFacts], facts: FactSet) -> Result<TextColumns,
         Fact::ChurnSignals,
     ]
     .map(|fact| facts.has(fact));
-    for facts in batch {
+    for customer in batch {
         if stages {
-            columns.stages.push(lifecycle_stage(facts)?);
+            columns.stages.push(lifecycle_stage(customer)?);
         }
         if custom_fields {
-            push_text(&mut columns.custom_fields, &facts.custom_fields_json)?;
+            push_text(&mut columns.custom_fields, &customer.custom_fields_json)?;
         }
         if tags {
-            for tag in &facts.tags {
+            for tag in &customer.tags {
                 push_text(&mut columns.tags, tag)?;
             }
             columns.tag_ends.push(end(columns.tags.ends.len())?);
         }
         if signals {
-            for signal in &facts.churn_signals {
+            for signal in &customer.churn_signals {
                 columns.signal_kinds.push(signal_kind(signal.kind));
                 push_text(&mut columns.signal_details, &signal.detail)?;
             }
