@@ -253,8 +253,8 @@ pub struct Decisions {
     raw: wit::Decisions,
     /// The tier ids and templates already in the answer, by the address of the policy's
     /// `&'static str`: found without comparing text, and never stale, as statics never move.
-    tier_keys: Vec<(usize, usize)>,
-    template_keys: Vec<(usize, usize)>,
+    tier_keys: Interner,
+    template_keys: Interner,
 }
 
 /// The template of a reason given as finished text.
@@ -279,8 +279,8 @@ impl Decisions {
                     ends: Vec::new(),
                 },
             },
-            tier_keys: Vec::new(),
-            template_keys: Vec::new(),
+            tier_keys: Interner::default(),
+            template_keys: Interner::default(),
         }
     }
 
@@ -303,7 +303,7 @@ impl Decisions {
     /// The host refuses an answer naming a tier outside [`crate::TieringPolicy::tiers`].
     #[inline]
     pub fn decide(&mut self, customer_id: i64, tier: &'static str, score: f64) -> Reasons<'_> {
-        let tier = index_of(&mut self.tier_keys, &mut self.raw.tier_ids, tier);
+        let tier = self.tier_keys.index_of(&mut self.raw.tier_ids, tier);
         let raw = &mut self.raw;
         raw.customer_ids.push(customer_id);
         raw.tiers.push(tier);
@@ -314,7 +314,9 @@ impl Decisions {
 
     #[inline]
     fn add_reason(&mut self, template: &'static str) {
-        let template = index_of(&mut self.template_keys, &mut self.raw.templates, template);
+        let template = self
+            .template_keys
+            .index_of(&mut self.raw.templates, template);
         self.raw.reasons.push(template);
         if let Some(end) = self.raw.reason_ends.last_mut() {
             *end += 1;
@@ -322,28 +324,64 @@ impl Decisions {
     }
 }
 
-/// The index of `text` in `list`, added when new; `keys` holds the address and length of each
-/// entry's static source. Called twice per decision, so the common case stays inline.
-#[inline]
-fn index_of(keys: &mut Vec<(usize, usize)>, list: &mut Vec<String>, text: &'static str) -> u32 {
-    let key = (text.as_ptr() as usize, text.len());
-    match keys.iter().position(|&known| known == key) {
-        Some(index) => index as u32,
-        None => add_entry(keys, list, key, text),
+/// Finds the index of a `&'static str` in an answer's list (tier ids, templates) by its address
+/// and length, without comparing text. Called for every decision and reason, so the common case
+/// is one probe of a small direct-mapped table; a miss (a new text, or two texts sharing a slot)
+/// falls back to the full list.
+#[derive(Debug)]
+struct Interner {
+    /// Address and length of each entry's static source, in the list's order.
+    keys: Vec<(usize, usize)>,
+    /// Index + 1 into `keys` of the text last seen in each slot; 0 when none.
+    slots: [u32; INTERNER_SLOTS],
+}
+
+const INTERNER_SLOTS: usize = 64;
+
+impl Default for Interner {
+    fn default() -> Interner {
+        Interner {
+            keys: Vec::new(),
+            slots: [0; INTERNER_SLOTS],
+        }
     }
 }
 
-#[cold]
-#[inline(never)]
-fn add_entry(
-    keys: &mut Vec<(usize, usize)>,
-    list: &mut Vec<String>,
-    key: (usize, usize),
-    text: &'static str,
-) -> u32 {
-    keys.push(key);
-    list.push(text.to_owned());
-    (list.len() - 1) as u32
+impl Interner {
+    /// The index of `text` in `list`, added when new.
+    #[inline]
+    fn index_of(&mut self, list: &mut Vec<String>, text: &'static str) -> u32 {
+        let key = (text.as_ptr() as usize, text.len());
+        // Fibonacci hashing: texts that sit side by side in memory land in different slots.
+        let slot = ((key.0 ^ (key.1 << 20)) as u32).wrapping_mul(0x9E37_79B9) as usize
+            >> (32 - INTERNER_SLOTS.trailing_zeros());
+        let hint = self.slots[slot] as usize;
+        match self.keys.get(hint.wrapping_sub(1)) {
+            Some(&known) if known == key => (hint - 1) as u32,
+            _ => self.index_of_missed(list, key, text, slot),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn index_of_missed(
+        &mut self,
+        list: &mut Vec<String>,
+        key: (usize, usize),
+        text: &'static str,
+        slot: usize,
+    ) -> u32 {
+        let index = match self.keys.iter().position(|&known| known == key) {
+            Some(index) => index,
+            None => {
+                self.keys.push(key);
+                list.push(text.to_owned());
+                list.len() - 1
+            }
+        };
+        self.slots[slot] = index as u32 + 1;
+        index as u32
+    }
 }
 
 /// The reasons of the decision just made: sentences a manager can read.
@@ -361,11 +399,18 @@ impl Reasons<'_> {
     #[inline]
     pub fn template(&mut self, template: &'static str, numbers: &[f64]) -> &mut Self {
         self.answer.add_reason(template);
-        self.answer.raw.numbers.extend_from_slice(numbers);
+        // One push per number: a reason has a few, and a bulk copy of a few bytes is a call
+        // out of the sandbox (`memory.copy`) where a push is two instructions.
+        let answer = &mut self.answer.raw.numbers;
+        answer.reserve(numbers.len());
+        for &number in numbers {
+            answer.push(number);
+        }
         self
     }
 
     /// As [`Reasons::template`], with texts for the template's `{text}` placeholders too.
+    #[inline]
     pub fn template_with_texts(
         &mut self,
         template: &'static str,

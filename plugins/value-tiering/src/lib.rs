@@ -55,10 +55,11 @@ impl TieringPolicy for ValueTiering {
     fn evaluate(batch: &Batch, decisions: &mut Decisions) -> Result<(), PluginError> {
         let settings = policy::Settings::read(config::get)
             .map_err(|message| PluginError::fatal("bad-config", message))?;
+        let mut decided = Vec::new();
         for profile in batch.profiles() {
-            let verdict = policy::decide(&facts(&profile), &settings);
-            let mut reasons = decisions.decide(profile.customer_id(), verdict.tier, verdict.score);
-            for reason in &verdict.reasons {
+            let (tier, score) = policy::decide_into(&facts(&profile), &settings, &mut decided);
+            let mut reasons = decisions.decide(profile.customer_id(), tier, score);
+            for reason in &decided {
                 reason.template(|template, numbers, texts| {
                     reasons.template_with_texts(template, numbers, texts);
                 });

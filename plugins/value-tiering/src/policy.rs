@@ -118,7 +118,8 @@ pub enum HostSignal {
     OrdersStopped,
 }
 
-/// The policy's decision for one customer.
+/// The policy's decision for one customer, whole, as its tests read it.
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict<'a> {
     /// One of the ids of [`TIERS`].
@@ -382,9 +383,8 @@ fn dimensions(facts: &Facts, settings: &Settings) -> Dimensions {
     }
 }
 
-/// Why the customer might leave; each entry is a reason a manager can read.
-fn churn_signals<'a>(facts: &Facts<'a>, settings: &Settings) -> Vec<Reason<'a>> {
-    let mut signals = Vec::new();
+/// Why the customer might leave, added to `signals`; each entry is a reason a manager can read.
+fn churn_signals<'a>(facts: &Facts<'a>, settings: &Settings, signals: &mut Vec<Reason<'a>>) {
     match facts.days_since_last_contact {
         Some(days) if days >= settings.silent_days => signals.push(Reason::NoContactFor(days)),
         None if facts.tenure_days >= settings.silent_days => signals.push(Reason::NeverContacted),
@@ -424,10 +424,27 @@ fn churn_signals<'a>(facts: &Facts<'a>, settings: &Settings) -> Vec<Reason<'a>> 
             signals.push(Reason::Host(detail));
         }
     }
-    signals
 }
 
+#[cfg(test)]
 pub fn decide<'a>(facts: &Facts<'a>, settings: &Settings) -> Verdict<'a> {
+    let mut reasons = Vec::new();
+    let (tier, score) = decide_into(facts, settings, &mut reasons);
+    Verdict {
+        tier,
+        score,
+        reasons,
+    }
+}
+
+/// The customer's tier and score, with the reasons written into `reasons` (cleared first) so
+/// that a batch reuses one buffer: allocating was the dearest thing the policy did per customer,
+/// most of all in wasm, where the allocator is compiled code too.
+pub fn decide_into<'a>(
+    facts: &Facts<'a>,
+    settings: &Settings,
+    reasons: &mut Vec<Reason<'a>>,
+) -> (&'static str, f64) {
     let dims = dimensions(facts, settings);
     let score = (0.4 * dims.value + 0.2 * (dims.activity + dims.growth + dims.closeness)) * 100.0;
     let score = score.round() / 100.0;
@@ -436,36 +453,35 @@ pub fn decide<'a>(facts: &Facts<'a>, settings: &Settings) -> Verdict<'a> {
         orders: facts.order_count_365d,
         score: dims.value,
     };
-    let signals = churn_signals(facts, settings);
-    let at_risk = signals.len() >= 2 || (!signals.is_empty() && dims.value >= 50.0);
-    let (tier, mut reasons) = if at_risk {
-        ("churn-risk", signals)
-    } else if facts.order_value_365d >= settings.high_value_order_value {
-        (
-            "high-value",
-            vec![Reason::HighValue {
+    reasons.clear();
+    churn_signals(facts, settings, reasons);
+    let signals = reasons.len();
+    let at_risk = signals >= 2 || (signals > 0 && dims.value >= 50.0);
+    let tier = if at_risk {
+        "churn-risk"
+    } else {
+        reasons.clear();
+        if facts.order_value_365d >= settings.high_value_order_value {
+            reasons.push(Reason::HighValue {
                 order_value: facts.order_value_365d,
                 threshold: settings.high_value_order_value,
-            }],
-        )
-    } else if facts.order_value_365d >= settings.potential_min_order_value
-        && dims.growth_ratio >= settings.potential_growth_ratio
-    {
-        (
-            "potential",
-            vec![Reason::Growing {
+            });
+            "high-value"
+        } else if facts.order_value_365d >= settings.potential_min_order_value
+            && dims.growth_ratio >= settings.potential_growth_ratio
+        {
+            reasons.push(Reason::Growing {
                 ratio: dims.growth_ratio,
-            }],
-        )
-    } else if facts.lifecycle_stage == "prospect" && facts.interaction_count_90d >= 3 {
-        (
-            "potential",
-            vec![Reason::ActiveProspect {
+            });
+            "potential"
+        } else if facts.lifecycle_stage == "prospect" && facts.interaction_count_90d >= 3 {
+            reasons.push(Reason::ActiveProspect {
                 interactions_90d: facts.interaction_count_90d,
-            }],
-        )
-    } else {
-        ("regular", Vec::new())
+            });
+            "potential"
+        } else {
+            "regular"
+        }
     };
     reasons.push(value_reason);
     reasons.push(Reason::Dimensions {
@@ -473,11 +489,7 @@ pub fn decide<'a>(facts: &Facts<'a>, settings: &Settings) -> Verdict<'a> {
         growth: dims.growth,
         closeness: dims.closeness,
     });
-    Verdict {
-        tier,
-        score,
-        reasons,
-    }
+    (tier, score)
 }
 
 #[cfg(test)]

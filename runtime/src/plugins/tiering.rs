@@ -412,6 +412,9 @@ fn texts_columns(batch: &[CustomerFacts], facts: FactSet) -> Result<TextColumns,
         Fact::ChurnSignals,
     ]
     .map(|fact| facts.has(fact));
+    if !(stages || custom_fields || tags || signals) {
+        return Ok(columns);
+    }
     for customer in batch {
         if stages {
             columns.stages.push(lifecycle_stage(customer)?);

@@ -15,11 +15,11 @@ pub mod policy;
 /// component's.
 pub fn evaluate(page: &[CustomerFacts], settings: &policy::Settings) -> Vec<TierDecision> {
     let mut templates = Templates::default();
+    let mut decided = Vec::new();
     page.iter()
         .map(|facts| {
-            let verdict = policy::decide(&policy_facts(facts), settings);
-            let reasons = verdict
-                .reasons
+            let (tier, score) = policy::decide_into(&policy_facts(facts), settings, &mut decided);
+            let reasons = decided
                 .iter()
                 .map(|reason| {
                     let mut sentence = String::new();
@@ -31,8 +31,8 @@ pub fn evaluate(page: &[CustomerFacts], settings: &policy::Settings) -> Vec<Tier
                 .collect();
             TierDecision {
                 customer_id: facts.customer_id,
-                tier: verdict.tier.to_owned(),
-                score: verdict.score,
+                tier: tier.to_owned(),
+                score,
                 reasons,
             }
         })
