@@ -3,17 +3,25 @@
 //! `wasm32-wasip2` only, so their tests run here, compiled natively from the same source, with
 //! the check that the host writes each reason sent as a template as the policy's `Display` does.
 
-// The plugin's `lib.rs` uses the rest (the catalogue, every host signal kind).
-#[allow(dead_code)]
-#[path = "../plugins/value-tiering/src/policy.rs"]
-mod value_tiering;
-
 // The fixture policy's reasons, for the same check.
 #[allow(dead_code)]
 #[path = "../plugins/fixture-tiering/src/policy.rs"]
 mod fixture_tiering;
 
+// The batch and the native build the `plugin_calls` benchmark compares the component with; the
+// native build holds the default policy's `policy.rs`, whose unit tests run from there.
+#[path = "benches/batch/mod.rs"]
+mod batch;
+#[path = "benches/value_tiering_native/mod.rs"]
+mod value_tiering_native;
+
+use value_tiering_native::policy as value_tiering;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
 use rapport::domain::reason_template::ReasonTemplate;
+use rapport::plugins::{Grants, Limits, PluginEngine, TieringPlugin};
 
 /// What the host writes for a reason sent as a template.
 fn written(template: &str, numbers: &[f64], texts: &[&str]) -> String {
@@ -105,4 +113,39 @@ fn fixture_reasons_read_the_same_from_their_templates() {
             assert_eq!(from_template, reason.to_string(), "{reason:?}");
         }
     }
+}
+
+/// The component, through the SDK's answer building (tier ids and templates found by address,
+/// numbers and texts pushed per reason) and the host's checks and writer, decides a varied batch
+/// exactly as the same policy compiled natively.
+#[tokio::test]
+async fn value_tiering_component_decides_as_its_native_build() {
+    let engine = PluginEngine::new(None).expect("plugin engine");
+    let component = engine
+        .load(&rapport_tests::plugin_component("value-tiering"))
+        .expect("loads");
+    let plugin = TieringPlugin::new(engine.clone(), &component).expect("a tiering policy");
+    let batch = batch::customers(2_000);
+    let wasm = plugin
+        .evaluate(&batch, Arc::new(Grants::default()), &Limits::tiering())
+        .await
+        .outcome
+        .expect("the component decides");
+    let native = value_tiering_native::evaluate(&batch, &Default::default());
+    assert_eq!(wasm.len(), native.len());
+    for (wasm, native) in wasm.iter().zip(&native) {
+        assert_eq!(wasm, native, "customer {}", native.customer_id);
+    }
+    let tiers: BTreeSet<&str> = native.iter().map(|d| d.tier.as_str()).collect();
+    assert_eq!(
+        tiers,
+        BTreeSet::from(["churn-risk", "high-value", "potential", "regular"])
+    );
+    // Most of the policy's templates, in many orders, so that the SDK's lookup is exercised.
+    let openings: BTreeSet<&str> = native
+        .iter()
+        .flat_map(|d| &d.reasons)
+        .filter_map(|reason| reason.split(' ').next())
+        .collect();
+    assert!(openings.len() >= 6, "reasons begin only with {openings:?}");
 }

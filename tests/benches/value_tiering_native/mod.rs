@@ -1,6 +1,6 @@
 //! Rapport's default tiering policy (`plugins/value-tiering`) compiled natively, for the benchmarks
-//! that compare it with its wasm component: the same `policy.rs`, adapted to the host's types as
-//! the plugin's `lib.rs` adapts it to the SDK's.
+//! and the test (`tests/plugin_policies.rs`) that compare it with its wasm component: the same
+//! `policy.rs`, adapted to the host's types as the plugin's `lib.rs` adapts it to the SDK's.
 
 use rapport::domain::reason_template::ReasonTemplate;
 use rapport::domain::tiering::{ChurnSignalKind, CustomerFacts, TierDecision};
