@@ -70,20 +70,19 @@ impl Reason {
     /// host's shim test checks that both read the same.
     pub fn template(&self, write: impl FnOnce(&'static str, &[f64])) {
         // One call of `write`, after the match, so that the caller's closure is inlined once.
-        let (template, numbers, count) = match *self {
-            Reason::Silent(Some(days)) => ("no contact for {} days", [f64::from(days), 0.0], 1),
-            Reason::Silent(None) => ("no contact for ever days", [0.0; 2], 0),
+        let (template, numbers): (_, &[f64]) = match *self {
+            Reason::Silent(Some(days)) => ("no contact for {} days", &[f64::from(days)]),
+            Reason::Silent(None) => ("no contact for ever days", &[]),
             Reason::HighValue {
                 order_value,
                 threshold,
             } => (
                 "orders {:.0} in 365 days (threshold {:.0})",
-                [order_value, threshold],
-                2,
+                &[order_value, threshold],
             ),
-            Reason::Regular { order_value } => ("orders {:.0} in 365 days", [order_value, 0.0], 1),
+            Reason::Regular { order_value } => ("orders {:.0} in 365 days", &[order_value]),
         };
-        write(template, &numbers[..count]);
+        write(template, numbers);
     }
 }
 

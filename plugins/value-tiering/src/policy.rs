@@ -226,41 +226,41 @@ impl<'a> Reason<'a> {
     /// (WIT 0.4.0), which costs the plugin no formatting; `tests/plugin_policies.rs` checks that
     /// the host's writing reads as `Display`.
     pub fn template(&self, write: impl FnOnce(&'static str, &[f64], &[&'a str])) {
-        // One call of `write`, after the match, so that the caller's closure is inlined once.
-        let (template, numbers, texts) = self.template_values();
-        write(template, numbers.values(), texts.as_slice());
-    }
-
-    fn template_values(&self) -> (&'static str, Numbers, Option<&'a str>) {
         let amount = |value: f64| value.max(0.0);
-        let (template, numbers) = match *self {
-            Reason::NoContactFor(days) => ("no contact for {} days", Numbers::one(f64::from(days))),
-            Reason::NeverContacted => ("never contacted", Numbers::default()),
+        // One call of `write`, after the match, so that the caller's closure is inlined once.
+        let (template, numbers, texts): (_, &[f64], &[&'a str]) = match *self {
+            Reason::NoContactFor(days) => ("no contact for {} days", &[f64::from(days)], &[]),
+            Reason::NeverContacted => ("never contacted", &[], &[]),
             Reason::NoOrderFor(days) => (
                 "no order for {} days after ordering this year",
-                Numbers::one(f64::from(days)),
+                &[f64::from(days)],
+                &[],
             ),
             Reason::Complaints { open, in_90_days } => (
                 "{} open complaints, {} in 90 days",
-                Numbers::two(f64::from(open), f64::from(in_90_days)),
+                &[f64::from(open), f64::from(in_90_days)],
+                &[],
             ),
-            Reason::LatestCsat(csat) => ("latest CSAT {}", Numbers::one(csat)),
-            Reason::LatestNps(nps) => ("latest NPS {} (detractor)", Numbers::one(nps)),
-            Reason::Host(detail) => return ("{text}", Numbers::default(), Some(detail)),
+            Reason::LatestCsat(csat) => ("latest CSAT {}", &[csat], &[]),
+            Reason::LatestNps(nps) => ("latest NPS {} (detractor)", &[nps], &[]),
+            Reason::Host(detail) => ("{text}", &[], &[detail]),
             Reason::HighValue {
                 order_value,
                 threshold,
             } => (
                 "orders {:,} over 365 days, at least {:,}",
-                Numbers::two(amount(order_value), amount(threshold)),
+                &[amount(order_value), amount(threshold)],
+                &[],
             ),
             Reason::Growing { ratio } => (
                 "orders growing: last 90 days at {:.1}× the yearly rate",
-                Numbers::one(ratio),
+                &[ratio],
+                &[],
             ),
             Reason::ActiveProspect { interactions_90d } => (
                 "prospect in active talks: {} interactions in 90 days",
-                Numbers::one(f64::from(interactions_90d)),
+                &[f64::from(interactions_90d)],
+                &[],
             ),
             Reason::Value {
                 order_value,
@@ -268,7 +268,8 @@ impl<'a> Reason<'a> {
                 score,
             } => (
                 "orders {:,} over 365 days ({} orders), value score {:.0}",
-                Numbers::three(amount(order_value), f64::from(orders), score),
+                &[amount(order_value), f64::from(orders), score],
+                &[],
             ),
             Reason::Dimensions {
                 activity,
@@ -276,44 +277,11 @@ impl<'a> Reason<'a> {
                 closeness,
             } => (
                 "activity {:.0}, growth {:.0}, closeness {:.0}",
-                Numbers::three(activity, growth, closeness),
+                &[activity, growth, closeness],
+                &[],
             ),
         };
-        (template, numbers, None)
-    }
-}
-
-/// The numbers of one reason (at most three), without an allocation.
-#[derive(Debug, Default, Clone, Copy)]
-struct Numbers {
-    values: [f64; 3],
-    len: usize,
-}
-
-impl Numbers {
-    fn one(a: f64) -> Numbers {
-        Numbers {
-            values: [a, 0.0, 0.0],
-            len: 1,
-        }
-    }
-
-    fn two(a: f64, b: f64) -> Numbers {
-        Numbers {
-            values: [a, b, 0.0],
-            len: 2,
-        }
-    }
-
-    fn three(a: f64, b: f64, c: f64) -> Numbers {
-        Numbers {
-            values: [a, b, c],
-            len: 3,
-        }
-    }
-
-    fn values(&self) -> &[f64] {
-        &self.values[..self.len]
+        write(template, numbers, texts);
     }
 }
 
