@@ -399,12 +399,16 @@ impl Reasons<'_> {
     #[inline]
     pub fn template(&mut self, template: &'static str, numbers: &[f64]) -> &mut Self {
         self.answer.add_reason(template);
-        // One push per number: a reason has a few, and a bulk copy of a few bytes is a call
-        // out of the sandbox (`memory.copy`) where a push is two instructions.
+        // A reason has a few numbers. Copying a slice of unknown length is a call out of the
+        // sandbox (`memory.copy`), and a loop of pushes checks fuel, the deadline and the
+        // capacity for every number; a copy of known length is a few loads and stores.
         let answer = &mut self.answer.raw.numbers;
-        answer.reserve(numbers.len());
-        for &number in numbers {
-            answer.push(number);
+        match *numbers {
+            [] => {}
+            [one] => answer.push(one),
+            [one, two] => answer.extend_from_slice(&[one, two]),
+            [one, two, three] => answer.extend_from_slice(&[one, two, three]),
+            _ => answer.extend_from_slice(numbers),
         }
         self
     }

@@ -282,11 +282,13 @@ fn summary(output: &Path, since: SystemTime) {
     }
     let per = |ns: f64| ns / BATCH as f64;
     if let (Some(wasm), Some(native)) = value_tiering {
+        let ratio = wasm / native;
         println!(
-            "  value-tiering per customer: wasm {:.1} ns, native {:.1} ns, ratio {:.2}×",
+            "  value-tiering per customer: wasm {:.1} ns, native {:.1} ns, ratio {ratio:.2}×   \
+             goal ≤ {GOAL_RATIO}×: {}",
             per(wasm),
             per(native),
-            wasm / native
+            verdict(ratio <= GOAL_RATIO)
         );
     }
     let (Some(wasm), Some(native)) = (wasm, native) else {
@@ -295,7 +297,7 @@ fn summary(output: &Path, since: SystemTime) {
     };
     let ratio = wasm / native;
     println!(
-        "  tiering_batch of {BATCH}: wasm {:.1} µs, native {:.1} µs per call",
+        "  fixture tiering_batch of {BATCH}: wasm {:.1} µs, native {:.1} µs per call",
         wasm / 1e3,
         native / 1e3
     );

@@ -336,44 +336,42 @@ fn profile_batch(
     facts: FactSet,
 ) -> Result<wit::ProfileBatch, PluginError> {
     use wit::Fact;
-    let column = |fact: Fact, value: fn(&CustomerFacts) -> u32| match facts.has(fact) {
-        true => batch.iter().map(value).collect(),
-        false => Vec::new(),
-    };
-    let money = |fact: Fact, value: fn(&CustomerFacts) -> f64| match facts.has(fact) {
-        true => batch.iter().map(value).collect(),
-        false => Vec::new(),
-    };
-    let measured = |fact: Fact, value: fn(&CustomerFacts) -> Option<f64>| match facts.has(fact) {
-        true => batch.iter().map(|f| value(f).unwrap_or(f64::NAN)).collect(),
-        false => Vec::new(),
-    };
+    let declared = |fact: Fact| facts.has(fact);
     // A real count never reaches the marker; one that did would read as missing.
-    let days = |fact: Fact, value: fn(&CustomerFacts) -> Option<u32>| match facts.has(fact) {
-        true => batch
-            .iter()
-            .map(|f| value(f).unwrap_or(NONE_DAYS))
-            .collect(),
-        false => Vec::new(),
-    };
+    let days = |days: Option<u32>| days.unwrap_or(NONE_DAYS);
+    let measured = |value: Option<f64>| value.unwrap_or(f64::NAN);
     let texts = texts_columns(batch, facts)?;
     Ok(wit::ProfileBatch {
         customer_ids: batch.iter().map(|f| f.customer_id).collect(),
         lifecycle_stages: texts.stages,
-        tenure_days: column(Fact::TenureDays, |f| f.tenure_days),
-        order_value_90d: money(Fact::OrderValue90d, |f| f.order_value_90d),
-        order_value_365d: money(Fact::OrderValue365d, |f| f.order_value_365d),
-        order_count_90d: column(Fact::OrderCount90d, |f| f.order_count_90d),
-        order_count_365d: column(Fact::OrderCount365d, |f| f.order_count_365d),
-        days_since_last_order: days(Fact::DaysSinceLastOrder, |f| f.days_since_last_order),
-        interaction_count_30d: column(Fact::InteractionCount30d, |f| f.interaction_count_30d),
-        interaction_count_90d: column(Fact::InteractionCount90d, |f| f.interaction_count_90d),
-        days_since_last_contact: days(Fact::DaysSinceLastContact, |f| f.days_since_last_contact),
-        open_complaints: column(Fact::OpenComplaints, |f| f.open_complaints),
-        complaints_90d: column(Fact::Complaints90d, |f| f.complaints_90d),
-        latest_csat: measured(Fact::LatestCsat, |f| f.latest_csat),
-        latest_nps: measured(Fact::LatestNps, |f| f.latest_nps),
-        latest_ces: measured(Fact::LatestCes, |f| f.latest_ces),
+        tenure_days: column(batch, declared(Fact::TenureDays), |f| f.tenure_days),
+        order_value_90d: column(batch, declared(Fact::OrderValue90d), |f| f.order_value_90d),
+        order_value_365d: column(batch, declared(Fact::OrderValue365d), |f| {
+            f.order_value_365d
+        }),
+        order_count_90d: column(batch, declared(Fact::OrderCount90d), |f| f.order_count_90d),
+        order_count_365d: column(batch, declared(Fact::OrderCount365d), |f| {
+            f.order_count_365d
+        }),
+        days_since_last_order: column(batch, declared(Fact::DaysSinceLastOrder), |f| {
+            days(f.days_since_last_order)
+        }),
+        interaction_count_30d: column(batch, declared(Fact::InteractionCount30d), |f| {
+            f.interaction_count_30d
+        }),
+        interaction_count_90d: column(batch, declared(Fact::InteractionCount90d), |f| {
+            f.interaction_count_90d
+        }),
+        days_since_last_contact: column(batch, declared(Fact::DaysSinceLastContact), |f| {
+            days(f.days_since_last_contact)
+        }),
+        open_complaints: column(batch, declared(Fact::OpenComplaints), |f| f.open_complaints),
+        complaints_90d: column(batch, declared(Fact::Complaints90d), |f| f.complaints_90d),
+        latest_csat: column(batch, declared(Fact::LatestCsat), |f| {
+            measured(f.latest_csat)
+        }),
+        latest_nps: column(batch, declared(Fact::LatestNps), |f| measured(f.latest_nps)),
+        latest_ces: column(batch, declared(Fact::LatestCes), |f| measured(f.latest_ces)),
         custom_fields_json: texts.custom_fields,
         tags: texts.tags,
         tag_ends: texts.tag_ends,
@@ -381,6 +379,19 @@ fn profile_batch(
         signal_details: texts.signal_details,
         signal_ends: texts.signal_ends,
     })
+}
+
+/// One entry per customer when the policy declared the fact, else empty; generic over `value`
+/// so that each column's loop is compiled with its own getter inlined.
+fn column<T>(
+    batch: &[CustomerFacts],
+    declared: bool,
+    value: impl Fn(&CustomerFacts) -> T,
+) -> Vec<T> {
+    match declared {
+        true => batch.iter().map(value).collect(),
+        false => Vec::new(),
+    }
 }
 
 /// The columns a customer adds a variable number of entries to.
@@ -590,25 +601,26 @@ fn decisions(
         written: 24 * batch.len() + answer.tier_ids.iter().map(String::len).sum::<usize>(),
         output_cap,
     };
+    // A loop rather than collecting `Result`s, which cannot know the length and so grew the
+    // vector (and copied the decisions) ten times for a batch of 1,000.
+    let mut decided = Vec::with_capacity(batch.len());
     let mut first = 0;
-    let decided = (0..batch.len())
-        .map(|index| {
-            let tier = tier_id(&answer.tier_ids, answer.tiers[index])?;
-            let end = answer.reason_ends[index] as usize;
-            let own = own_run(&answer.reasons, first, end)?;
-            first = end;
-            let mut reasons = Vec::with_capacity(own.len());
-            for &template in own {
-                reasons.push(sentences.write(template)?);
-            }
-            Ok(TierDecision {
-                customer_id: answer.customer_ids[index],
-                tier: tier.clone(),
-                score: answer.scores[index],
-                reasons,
-            })
-        })
-        .collect::<Result<Vec<_>, PluginError>>()?;
+    for index in 0..batch.len() {
+        let tier = tier_id(&answer.tier_ids, answer.tiers[index])?;
+        let end = answer.reason_ends[index] as usize;
+        let own = own_run(&answer.reasons, first, end)?;
+        first = end;
+        let mut reasons = Vec::with_capacity(own.len());
+        for &template in own {
+            reasons.push(sentences.write(template)?);
+        }
+        decided.push(TierDecision {
+            customer_id: answer.customer_ids[index],
+            tier: tier.clone(),
+            score: answer.scores[index],
+            reasons,
+        });
+    }
     sentences.all_used()?;
     Ok(decided)
 }
