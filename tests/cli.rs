@@ -334,7 +334,7 @@ async fn tenant_with_policy(data: &Path) -> (i64, i64) {
         .unwrap();
     let registry = rapport::server::registry(data).unwrap();
     let enable = rapport::domain::plugin::EnablePlugin {
-        version: "1.3.1".into(),
+        version: "1.3.2".into(),
         config: Default::default(),
         granted_hosts: Vec::new(),
     };

@@ -14,7 +14,7 @@ use rapport_tests::{
 use sea_orm::{ConnectionTrait, Statement};
 
 const POLICY: &str = "rapport.value-tiering";
-const POLICY_VERSION: &str = "1.3.1";
+const POLICY_VERSION: &str = "1.3.2";
 
 fn days_ago(days: i64) -> String {
     (Utc::now() - Duration::days(days)).to_rfc3339_opts(SecondsFormat::Secs, true)

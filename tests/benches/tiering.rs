@@ -62,7 +62,7 @@ async fn main() {
         .await
         .expect("install");
     let enable = EnablePlugin {
-        version: "1.3.1".into(),
+        version: "1.3.2".into(),
         config: Default::default(),
         granted_hosts: Vec::new(),
     };
