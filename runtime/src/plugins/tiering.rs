@@ -426,6 +426,15 @@ fn texts_columns(batch: &[CustomerFacts], facts: FactSet) -> Result<TextColumns,
     if !(stages || custom_fields || tags || signals) {
         return Ok(columns);
     }
+    // One entry per customer in each of these; the others vary.
+    let per_customer = |declared: bool| if declared { batch.len() } else { 0 };
+    columns.stages.reserve(per_customer(stages));
+    columns.tag_ends.reserve(per_customer(tags));
+    columns.signal_ends.reserve(per_customer(signals));
+    columns
+        .custom_fields
+        .ends
+        .reserve(per_customer(custom_fields));
     for customer in batch {
         if stages {
             columns.stages.push(lifecycle_stage(customer)?);
