@@ -679,8 +679,9 @@ mod tests {
             f64::NEG_INFINITY,
         ];
         for value in values {
-            let (ours, std) = (round_by_trunc(value), value.round());
-            assert_eq!(ours.to_bits(), std.to_bits(), "{value:?}: {ours} vs {std}");
+            let (by_trunc, by_round) = (round_by_trunc(value), value.round());
+            let message = format!("{value:?}: {by_trunc} vs {by_round}");
+            assert_eq!(by_trunc.to_bits(), by_round.to_bits(), "{message}");
         }
         assert!(round_by_trunc(f64::NAN).is_nan());
         assert_eq!(non_negative(f64::NAN), 0.0);

@@ -338,7 +338,7 @@ fn profile_batch(
     use wit::Fact;
     let declared = |fact: Fact| facts.has(fact);
     // A real count never reaches the marker; one that did would read as missing.
-    let days = |days: Option<u32>| days.unwrap_or(NONE_DAYS);
+    let days = |count: Option<u32>| count.unwrap_or(NONE_DAYS);
     let measured = |value: Option<f64>| value.unwrap_or(f64::NAN);
     let texts = texts_columns(batch, facts)?;
     Ok(wit::ProfileBatch {
