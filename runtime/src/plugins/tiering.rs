@@ -336,7 +336,6 @@ fn profile_batch(
     facts: FactSet,
 ) -> Result<wit::ProfileBatch, PluginError> {
     use wit::Fact;
-    let declared = |fact: Fact| facts.has(fact);
     // A real count never reaches the marker; one that did would read as missing.
     let days = |count: Option<u32>| count.unwrap_or(NONE_DAYS);
     let measured = |value: Option<f64>| value.unwrap_or(f64::NAN);
@@ -344,34 +343,40 @@ fn profile_batch(
     Ok(wit::ProfileBatch {
         customer_ids: batch.iter().map(|f| f.customer_id).collect(),
         lifecycle_stages: texts.stages,
-        tenure_days: column(batch, declared(Fact::TenureDays), |f| f.tenure_days),
-        order_value_90d: column(batch, declared(Fact::OrderValue90d), |f| f.order_value_90d),
-        order_value_365d: column(batch, declared(Fact::OrderValue365d), |f| {
+        tenure_days: column(batch, facts.has(Fact::TenureDays), |f| f.tenure_days),
+        order_value_90d: column(batch, facts.has(Fact::OrderValue90d), |f| f.order_value_90d),
+        order_value_365d: column(batch, facts.has(Fact::OrderValue365d), |f| {
             f.order_value_365d
         }),
-        order_count_90d: column(batch, declared(Fact::OrderCount90d), |f| f.order_count_90d),
-        order_count_365d: column(batch, declared(Fact::OrderCount365d), |f| {
+        order_count_90d: column(batch, facts.has(Fact::OrderCount90d), |f| f.order_count_90d),
+        order_count_365d: column(batch, facts.has(Fact::OrderCount365d), |f| {
             f.order_count_365d
         }),
-        days_since_last_order: column(batch, declared(Fact::DaysSinceLastOrder), |f| {
+        days_since_last_order: column(batch, facts.has(Fact::DaysSinceLastOrder), |f| {
             days(f.days_since_last_order)
         }),
-        interaction_count_30d: column(batch, declared(Fact::InteractionCount30d), |f| {
+        interaction_count_30d: column(batch, facts.has(Fact::InteractionCount30d), |f| {
             f.interaction_count_30d
         }),
-        interaction_count_90d: column(batch, declared(Fact::InteractionCount90d), |f| {
+        interaction_count_90d: column(batch, facts.has(Fact::InteractionCount90d), |f| {
             f.interaction_count_90d
         }),
-        days_since_last_contact: column(batch, declared(Fact::DaysSinceLastContact), |f| {
+        days_since_last_contact: column(batch, facts.has(Fact::DaysSinceLastContact), |f| {
             days(f.days_since_last_contact)
         }),
-        open_complaints: column(batch, declared(Fact::OpenComplaints), |f| f.open_complaints),
-        complaints_90d: column(batch, declared(Fact::Complaints90d), |f| f.complaints_90d),
-        latest_csat: column(batch, declared(Fact::LatestCsat), |f| {
+        open_complaints: column(batch, facts.has(Fact::OpenComplaints), |f| {
+            f.open_complaints
+        }),
+        complaints_90d: column(batch, facts.has(Fact::Complaints90d), |f| f.complaints_90d),
+        latest_csat: column(batch, facts.has(Fact::LatestCsat), |f| {
             measured(f.latest_csat)
         }),
-        latest_nps: column(batch, declared(Fact::LatestNps), |f| measured(f.latest_nps)),
-        latest_ces: column(batch, declared(Fact::LatestCes), |f| measured(f.latest_ces)),
+        latest_nps: column(batch, facts.has(Fact::LatestNps), |f| {
+            measured(f.latest_nps)
+        }),
+        latest_ces: column(batch, facts.has(Fact::LatestCes), |f| {
+            measured(f.latest_ces)
+        }),
         custom_fields_json: texts.custom_fields,
         tags: texts.tags,
         tag_ends: texts.tag_ends,
@@ -407,15 +412,6 @@ struct TextColumns {
 
 fn texts_columns(batch: &[CustomerFacts], facts: FactSet) -> Result<TextColumns, PluginError> {
     use wit::Fact;
-    let mut columns = TextColumns {
-        stages: Vec::new(),
-        custom_fields: no_texts(),
-        tags: no_texts(),
-        tag_ends: Vec::new(),
-        signal_kinds: Vec::new(),
-        signal_details: no_texts(),
-        signal_ends: Vec::new(),
-    };
     let [stages, custom_fields, tags, signals] = [
         Fact::LifecycleStage,
         Fact::CustomFieldsJson,
@@ -423,18 +419,23 @@ fn texts_columns(batch: &[CustomerFacts], facts: FactSet) -> Result<TextColumns,
         Fact::ChurnSignals,
     ]
     .map(|fact| facts.has(fact));
+    // One entry per customer in these; the other columns vary.
+    let per_customer = |declared: bool| if declared { batch.len() } else { 0 };
+    let mut columns = TextColumns {
+        stages: Vec::with_capacity(per_customer(stages)),
+        custom_fields: wit::Texts {
+            text: String::new(),
+            ends: Vec::with_capacity(per_customer(custom_fields)),
+        },
+        tags: no_texts(),
+        tag_ends: Vec::with_capacity(per_customer(tags)),
+        signal_kinds: Vec::new(),
+        signal_details: no_texts(),
+        signal_ends: Vec::with_capacity(per_customer(signals)),
+    };
     if !(stages || custom_fields || tags || signals) {
         return Ok(columns);
     }
-    // One entry per customer in each of these; the others vary.
-    let per_customer = |declared: bool| if declared { batch.len() } else { 0 };
-    columns.stages.reserve(per_customer(stages));
-    columns.tag_ends.reserve(per_customer(tags));
-    columns.signal_ends.reserve(per_customer(signals));
-    columns
-        .custom_fields
-        .ends
-        .reserve(per_customer(custom_fields));
     for customer in batch {
         if stages {
             columns.stages.push(lifecycle_stage(customer)?);
