@@ -14,14 +14,19 @@
 //!   templates too.
 //!
 //! Both sides must give the same decisions before anything is measured. After criterion ran,
-//! a summary computes the goals from this run's estimates (medians).
+//! each batch group it measured is timed again in paired rounds (one wasm batch and one native
+//! batch back to back, in alternating order), and a summary computes the goals from this run's
+//! estimates: criterion's medians, and the paired rounds' medians with the median of their
+//! per-round ratios. Criterion times all of one side and then all of the other, so on a machine
+//! whose speed drifts (a VM sharing its host) a slow spell lands on one side only; in paired
+//! rounds it lands on both.
 //!
 //! Run: `cargo bench -p rapport-tests --bench plugin_calls`.
 
 use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{Criterion, Throughput};
 use rapport::domain::tiering::{CustomerFacts, TierDecision};
@@ -35,6 +40,8 @@ mod policy;
 const BATCH: usize = 1_000;
 const GOAL_INSTANTIATE_NS: f64 = 10_000.0;
 const GOAL_RATIO: f64 = 1.3;
+/// Rounds of each paired comparison.
+const PAIRED_ROUNDS: usize = 2_000;
 
 mod batch;
 mod common;
@@ -93,18 +100,25 @@ fn main() {
         grants,
         limits,
     };
-    batches.compare(&mut criterion, "tiering_batch", plugin, |batch| {
-        native_evaluate(batch, None).expect("decides")
-    });
+    let fixture_native = |batch: &[CustomerFacts]| native_evaluate(batch, None).expect("decides");
+    let value_native =
+        |batch: &[CustomerFacts]| value_tiering_native::evaluate(batch, &value_settings);
+    batches.compare(&mut criterion, "tiering_batch", plugin, fixture_native);
     batches.compare(
         &mut criterion,
         "value_tiering_batch",
         &value_tiering,
-        |batch| value_tiering_native::evaluate(batch, &value_settings),
+        value_native,
     );
-
     criterion.final_summary();
-    summary(&output, started);
+
+    let measured = |group: &str| median_ns(&output, &format!("{group}/wasm"), started).is_some();
+    let paired = PairedRatios {
+        fixture: measured("tiering_batch").then(|| batches.paired(plugin, fixture_native)),
+        value_tiering: measured("value_tiering_batch")
+            .then(|| batches.paired(&value_tiering, value_native)),
+    };
+    summary(&output, started, &paired);
 }
 
 /// One batch of customers, evaluated by components and by their policies compiled natively.
@@ -145,6 +159,61 @@ impl Batches<'_> {
         group.bench_function("native", |b| b.iter(|| native(black_box(batch))));
         group.finish();
     }
+
+    /// [`PAIRED_ROUNDS`] rounds of one batch through `plugin` and one through `native`, the
+    /// side that goes first alternating from round to round.
+    fn paired(
+        &self,
+        plugin: &TieringPlugin,
+        native: impl Fn(&[CustomerFacts]) -> Vec<TierDecision>,
+    ) -> Paired {
+        let (batch, grants, limits) = (self.batch, self.grants, self.limits);
+        let time_wasm = || {
+            let started = Instant::now();
+            let decided =
+                self.rt
+                    .block_on(plugin.evaluate(black_box(batch), grants.clone(), limits));
+            black_box(decided.outcome.expect("decides"));
+            started.elapsed().as_nanos() as f64
+        };
+        let time_native = || {
+            let started = Instant::now();
+            black_box(native(black_box(batch)));
+            started.elapsed().as_nanos() as f64
+        };
+        let rounds: Vec<(f64, f64)> = (0..PAIRED_ROUNDS)
+            .map(|round| match round % 2 {
+                0 => (time_wasm(), time_native()),
+                _ => {
+                    let native = time_native();
+                    (time_wasm(), native)
+                }
+            })
+            .collect();
+        let median = |mut values: Vec<f64>| {
+            values.sort_by(f64::total_cmp);
+            values[values.len() / 2]
+        };
+        Paired {
+            wasm_ns: median(rounds.iter().map(|round| round.0).collect()),
+            native_ns: median(rounds.iter().map(|round| round.1).collect()),
+            ratio: median(rounds.iter().map(|(wasm, native)| wasm / native).collect()),
+        }
+    }
+}
+
+/// Paired rounds of one policy: the median batch of each side, and the median of the rounds'
+/// wasm / native ratios.
+struct Paired {
+    wasm_ns: f64,
+    native_ns: f64,
+    ratio: f64,
+}
+
+/// The paired rounds of the batch groups criterion measured in this run.
+struct PairedRatios {
+    fixture: Option<Paired>,
+    value_tiering: Option<Paired>,
 }
 
 /// The fixture policy compiled natively, adapted to the host's types as `lib.rs` adapts it to
@@ -240,29 +309,19 @@ fn same_value_tiering_answers(
     eprintln!("value-tiering on the same batch: tiers {tiers:?} (wasm = native)");
 }
 
-fn summary(output: &Path, since: SystemTime) {
+fn summary(output: &Path, since: SystemTime, paired: &PairedRatios) {
     let median = |id: &str| median_ns(output, id, since);
-    let verdict = |met: bool| if met { "met" } else { "MISSED" };
     let (instantiate, tiers) = (median("instantiate"), median("tiers"));
-    let (wasm, native) = (median("tiering_batch/wasm"), median("tiering_batch/native"));
-    let value_tiering = (
-        median("value_tiering_batch/wasm"),
-        median("value_tiering_batch/native"),
-    );
-    if [
-        instantiate,
-        tiers,
-        wasm,
-        native,
-        value_tiering.0,
-        value_tiering.1,
-    ]
-    .iter()
-    .all(Option::is_none)
-    {
+    let batches = ["tiering_batch", "value_tiering_batch"].map(|group| {
+        (
+            median(&format!("{group}/wasm")),
+            median(&format!("{group}/native")),
+        )
+    });
+    if instantiate.is_none() && tiers.is_none() && batches.iter().all(|b| b.0.is_none()) {
         return;
     }
-    println!("\nplugin_calls summary (criterion medians of this run)");
+    println!("\nplugin_calls summary (criterion medians of this run, then paired rounds)");
     let skipped = "not measured in this run";
     match instantiate {
         Some(ns) => println!(
@@ -280,44 +339,46 @@ fn summary(output: &Path, since: SystemTime) {
         ),
         None => println!("  tiers: {skipped}"),
     }
-    let per = |ns: f64| ns / BATCH as f64;
-    if let (Some(wasm), Some(native)) = value_tiering {
-        let ratio = wasm / native;
-        println!(
-            "  value-tiering per customer: wasm {:.1} ns, native {:.1} ns, ratio {ratio:.2}×   \
-             goal ≤ {GOAL_RATIO}×: {}",
-            per(wasm),
-            per(native),
-            verdict(ratio <= GOAL_RATIO)
-        );
+    let policies = [
+        ("fixture-tiering", batches[0], &paired.fixture),
+        ("value-tiering", batches[1], &paired.value_tiering),
+    ];
+    for (policy, criterion_medians, paired) in policies {
+        let (Some(wasm), Some(native)) = criterion_medians else {
+            println!("  {policy}: {skipped}");
+            continue;
+        };
+        println!("  {policy}, batch of {BATCH}, per customer:");
+        ratio_line("criterion medians", wasm, native, wasm / native);
+        if let Some(paired) = paired {
+            let rounds = format!("{PAIRED_ROUNDS} paired rounds");
+            ratio_line(&rounds, paired.wasm_ns, paired.native_ns, paired.ratio);
+        }
+        // What is left once the fixed cost of a call is taken out: the instantiation, and the
+        // whole trivial call (instantiation, first touch of fresh memory, store set-up).
+        for (fixed, what) in [(instantiate, "instantiation"), (tiers, "a trivial call")] {
+            if let Some(fixed) = fixed {
+                println!(
+                    "    without {what} ({:.1}% of the wasm batch): {:.2}× native",
+                    100.0 * fixed / wasm,
+                    (wasm - fixed) / native
+                );
+            }
+        }
     }
-    let (Some(wasm), Some(native)) = (wasm, native) else {
-        println!("  tiering_batch: {skipped}");
-        return;
-    };
-    let ratio = wasm / native;
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "MISSED" }
+}
+
+/// One comparison of a batch's per-customer cost (`wasm` and `native` are per batch).
+fn ratio_line(what: &str, wasm: f64, native: f64, ratio: f64) {
+    let per = |ns: f64| ns / BATCH as f64;
     println!(
-        "  fixture tiering_batch of {BATCH}: wasm {:.1} µs, native {:.1} µs per call",
-        wasm / 1e3,
-        native / 1e3
-    );
-    println!(
-        "  per customer: wasm {:.1} ns, native {:.1} ns, ratio {ratio:.2}×   goal ≤ {GOAL_RATIO}×: {}",
+        "    {what:<22} wasm {:>6.1} ns, native {:>6.1} ns, ratio {ratio:.2}×   goal ≤ {GOAL_RATIO}×: {}",
         per(wasm),
         per(native),
         verdict(ratio <= GOAL_RATIO)
     );
-    // What is left per customer once the fixed cost of a call is taken out: the instantiation,
-    // and the whole trivial call (instantiation, first touch of fresh memory, store set-up).
-    for (fixed, what) in [(instantiate, "instantiation"), (tiers, "a trivial call")] {
-        if let Some(fixed) = fixed {
-            let marginal = per(wasm - fixed);
-            println!(
-                "  without {what} ({:.1}% of the wasm batch): wasm {marginal:.1} ns per customer, \
-                 {:.2}× native",
-                100.0 * fixed / wasm,
-                marginal / per(native)
-            );
-        }
-    }
 }
