@@ -301,6 +301,11 @@ async fn tenants_enable_upgrade_roll_back_and_disable() {
             );
             assert!(metrics.contains(&calls), "{metrics}");
             assert!(metrics.contains("rapport_plugin_call_duration_seconds_count{tenant_id="));
+            // Fuel is metered on every call, not only those of a kind with a fuel budget.
+            let fuel = format!("rapport_plugin_fuel_used_total{{tenant_id=\"{}\",plugin=\"acme.value-tiers\"}} ", a.id);
+            let metered = metrics.lines().find_map(|line| line.strip_prefix(&fuel));
+            assert!(metered.and_then(|n| n.parse::<u64>().ok()).is_some_and(|n| n > 0), "{metrics}");
+            assert!(runs[0]["fuel_used"].as_u64().is_some_and(|n| n > 0), "{runs}");
         }
     })
     .await;

@@ -99,7 +99,7 @@ impl PluginMetrics {
         );
         registry.register(
             "plugin_fuel_used",
-            "Wasm fuel consumed by plugin invocations that ran with a fuel budget",
+            "Wasm fuel consumed by plugin invocations (metered on every call, budget or not)",
             self.fuel.clone(),
         );
     }

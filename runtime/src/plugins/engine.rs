@@ -245,9 +245,10 @@ impl PluginEngine {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(error)) => Err(classify(&error, &store, limits)),
         };
-        let fuel_used = limits
-            .fuel
-            .and_then(|budget| store.get_fuel().ok().map(|left| budget - left));
+        // The engine meters every call, so what one used is known with or without a budget (a
+        // call without one starts from the most fuel a store can hold).
+        let budget = limits.fuel.unwrap_or(u64::MAX);
+        let fuel_used = store.get_fuel().ok().map(|left| budget - left);
         let log = store.data_mut().take_log();
         Invocation {
             outcome,
