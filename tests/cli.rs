@@ -368,6 +368,27 @@ async fn tier_run_re_tiers_a_tenant_from_the_command_line() {
             .output()
             .expect("run rapport tier run")
     };
+    // The operator's limits file in the data directory holds the policy to a fuel budget it
+    // cannot finish in; a file with a wrong value stops the command, naming the file and value.
+    let limits = data.join("plugin-limits.toml");
+    std::fs::write(&limits, "[tiering-policy]\nfuel = 1000\n").unwrap();
+    let output = run("cli-tiers");
+    assert!(
+        !output.status.success(),
+        "a policy out of fuel fails the run"
+    );
+    let report: Value = rapport_tests::serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["error"]["code"], "fuel_exhausted", "{report}");
+    std::fs::write(&limits, "[tiering-policy]\nfuel = 0\n").unwrap();
+    let output = run("cli-tiers");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("plugin-limits.toml"), "{stderr}");
+    assert!(
+        stderr.contains("[tiering-policy] fuel must be above 0"),
+        "{stderr}"
+    );
+    std::fs::remove_file(&limits).unwrap();
     let output = run("cli-tiers");
     assert!(
         output.status.success(),

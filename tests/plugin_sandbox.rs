@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use rapport::domain::tiering::CustomerFacts;
-use rapport::plugins::{Grants, Limits, PluginEngine, PluginError, TieringPlugin};
+use rapport::plugins::{Grants, LimitOverrides, Limits, PluginEngine, PluginError, TieringPlugin};
 use rapport_tests::{Backend, TestServer, plugin_component};
 use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -228,17 +228,6 @@ struct Case {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct LimitOverrides {
-    deadline_ms: Option<u64>,
-    fuel: Option<u64>,
-    memory_bytes: Option<usize>,
-    output_bytes: Option<usize>,
-    log_bytes: Option<usize>,
-    http_timeout_ms: Option<u64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Expect {
     error: Option<String>,
     reported_code: Option<String>,
@@ -249,22 +238,6 @@ struct Expect {
     log_dropped_at_least: Option<usize>,
     log_excludes: Option<String>,
     log_contains: Option<String>,
-}
-
-impl LimitOverrides {
-    fn apply(&self, mut limits: Limits) -> Limits {
-        if let Some(ms) = self.deadline_ms {
-            limits.deadline = Duration::from_millis(ms);
-        }
-        limits.fuel = self.fuel.or(limits.fuel);
-        limits.memory_bytes = self.memory_bytes.unwrap_or(limits.memory_bytes);
-        limits.output_bytes = self.output_bytes.unwrap_or(limits.output_bytes);
-        limits.log_bytes = self.log_bytes.unwrap_or(limits.log_bytes);
-        if let Some(ms) = self.http_timeout_ms {
-            limits.http_timeout = Duration::from_millis(ms);
-        }
-        limits
-    }
 }
 
 /// Loopback peers for the HTTP cases: one answers `pong`, one accepts and never answers, one

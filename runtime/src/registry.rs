@@ -23,7 +23,7 @@ use crate::domain::plugin::{
 };
 use crate::domain::{Id, ValidationErrors};
 use crate::plugins::{
-    AnyPlugin, Grants, Invocation, Limits, LoadedComponent, PluginEngine, PluginError,
+    AnyPlugin, Grants, Invocation, KindLimits, Limits, LoadedComponent, PluginEngine, PluginError,
 };
 use crate::secrets::{SecretBox, SecretError};
 use crate::store::entity::tenant_plugin;
@@ -396,6 +396,8 @@ pub struct Registry {
     ready: Mutex<HashMap<String, Arc<AnyPlugin>>>,
     /// Each ERP connector's read rate limiter, by tenant and plugin.
     erp_limiters: Mutex<HashMap<(Id, String), ErpLimiter>>,
+    /// What one call of each plugin kind may consume.
+    limits: KindLimits,
 }
 
 type ErpLimiter = (
@@ -412,6 +414,15 @@ impl std::fmt::Debug for Registry {
 impl Registry {
     /// A registry whose engine starts on first use, caching compiled code in `cache_dir`.
     pub fn new(secrets: SecretBox, cache_dir: Option<std::path::PathBuf>) -> Arc<Registry> {
+        Registry::with_limits(secrets, cache_dir, KindLimits::default())
+    }
+
+    /// As [`Registry::new`], each plugin kind's calls held to `limits`.
+    pub fn with_limits(
+        secrets: SecretBox,
+        cache_dir: Option<std::path::PathBuf>,
+        limits: KindLimits,
+    ) -> Arc<Registry> {
         Arc::new(Registry {
             engine: Mutex::new(None),
             cache_dir,
@@ -419,6 +430,7 @@ impl Registry {
             metrics: PluginMetrics::new(),
             ready: Mutex::new(HashMap::new()),
             erp_limiters: Mutex::new(HashMap::new()),
+            limits,
         })
     }
 
@@ -790,7 +802,7 @@ impl Registry {
         Ok(ReadyPlugin {
             plugin: self.ready(db, &version).await?,
             grants: Arc::new(self.grants(&manifest, &row)?),
-            limits: Limits::for_kind(manifest.kind),
+            limits: self.limits.for_kind(manifest.kind),
             kind: manifest.kind,
             plugin_id: row.plugin_id,
             version: row.version,

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use crate::api::{self, AppState};
 use crate::demo;
 use crate::jobs::JobOptions;
+use crate::plugins::KindLimits;
 use crate::registry::Registry;
 use crate::secrets::{SecretBox, SecretError};
 use crate::store::{self, StoreError, tenants};
@@ -34,6 +35,8 @@ pub enum ServerError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Secret(#[from] SecretError),
+    #[error("cannot use the plugin limits in {path}: {message}")]
+    PluginLimits { path: PathBuf, message: String },
 }
 
 #[derive(Debug, Clone)]
@@ -171,11 +174,42 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServerError> {
     served
 }
 
+/// The operator's file of per-kind plugin limits: `RAPPORT_PLUGIN_LIMITS`, else
+/// `plugin-limits.toml` in the data directory.
+pub const PLUGIN_LIMITS_VARIABLE: &str = "RAPPORT_PLUGIN_LIMITS";
+const PLUGIN_LIMITS_FILE: &str = "plugin-limits.toml";
+
 /// The plugin registry of a server whose data lives in `data_dir`: the secret key from there
-/// (or `RAPPORT_SECRET_KEY`), compiled plugins cached under `plugin-cache/`.
+/// (or `RAPPORT_SECRET_KEY`), compiled plugins cached under `plugin-cache/`, and each kind's
+/// limits with the operator's overrides, when there is a limits file.
 pub fn registry(data_dir: &Path) -> Result<Arc<Registry>, ServerError> {
     let secrets = SecretBox::load_or_create(data_dir)?;
-    Ok(Registry::new(secrets, Some(data_dir.join("plugin-cache"))))
+    let cache = Some(data_dir.join("plugin-cache"));
+    Ok(Registry::with_limits(
+        secrets,
+        cache,
+        plugin_limits(data_dir)?,
+    ))
+}
+
+/// The defaults when no file is named and the data directory has none; a file that is named
+/// but missing, unreadable or wrong stops the start rather than running with other limits.
+fn plugin_limits(data_dir: &Path) -> Result<KindLimits, ServerError> {
+    let (path, named) = match std::env::var_os(PLUGIN_LIMITS_VARIABLE) {
+        Some(path) => (PathBuf::from(path), true),
+        None => (data_dir.join(PLUGIN_LIMITS_FILE), false),
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(error) if !named && error.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(KindLimits::default());
+        }
+        Err(error) => {
+            let message = error.to_string();
+            return Err(ServerError::PluginLimits { path, message });
+        }
+    };
+    KindLimits::parse(&text).map_err(|message| ServerError::PluginLimits { path, message })
 }
 
 async fn shutdown_signal() {

@@ -16,7 +16,7 @@ use wasmtime::{
 use super::bindings::{clock, config, erp_types, http, log, survey_types, tiering_types, types};
 use super::error::PluginError;
 use super::host::{Grants, HostState, RunLog};
-use super::limits::Limits;
+use super::limits::{Limits, MAX_MEMORY_BYTES};
 
 /// The WIT package versions this host can run.
 pub const SUPPORTED_API_VERSIONS: &[&str] = &["0.1.0", "0.2.0", "0.3.0", "0.4.0"];
@@ -30,8 +30,6 @@ const EPOCH_TICK: Duration = Duration::from_millis(10);
 const MAX_CONCURRENT_INSTANCES: u32 = 128;
 /// Set (to anything) to have the engine describe compiled plugin code for `perf`.
 pub const PERF_MAP_VARIABLE: &str = "RAPPORT_PLUGIN_PERF_MAP";
-/// Upper bound of any plugin's linear memory; per-kind limits are lower.
-const MAX_MEMORY_BYTES: usize = 256 << 20;
 
 /// A compiled component and what the host learned about it.
 #[derive(Clone)]

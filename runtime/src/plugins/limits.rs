@@ -2,8 +2,13 @@
 
 use std::time::Duration;
 
+use serde::Deserialize;
+
 use super::error::PluginError;
 use crate::domain::plugin::PluginKind;
+
+/// Upper bound of any plugin's linear memory: the size of a slot of the engine's pool.
+pub(crate) const MAX_MEMORY_BYTES: usize = 256 << 20;
 
 /// What one call into a plugin may consume. Every invocation gets a fresh store with these.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,5 +89,127 @@ impl Limits {
             memory_bytes: 128 << 20,
             ..Limits::tiering()
         }
+    }
+}
+
+/// An operator's changes to one kind's default limits; what is left out keeps its default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitOverrides {
+    pub deadline_ms: Option<u64>,
+    pub fuel: Option<u64>,
+    pub memory_bytes: Option<usize>,
+    pub output_bytes: Option<usize>,
+    pub log_bytes: Option<usize>,
+    pub http_timeout_ms: Option<u64>,
+    pub http_response_bytes: Option<usize>,
+}
+
+impl LimitOverrides {
+    /// `limits` with these changes made.
+    pub fn apply(&self, mut limits: Limits) -> Limits {
+        if let Some(ms) = self.deadline_ms {
+            limits.deadline = Duration::from_millis(ms);
+        }
+        limits.fuel = self.fuel.or(limits.fuel);
+        limits.memory_bytes = self.memory_bytes.unwrap_or(limits.memory_bytes);
+        limits.output_bytes = self.output_bytes.unwrap_or(limits.output_bytes);
+        limits.log_bytes = self.log_bytes.unwrap_or(limits.log_bytes);
+        if let Some(ms) = self.http_timeout_ms {
+            limits.http_timeout = Duration::from_millis(ms);
+        }
+        limits.http_response_bytes = self
+            .http_response_bytes
+            .unwrap_or(limits.http_response_bytes);
+        limits
+    }
+
+    /// Every value given must allow a call to run at all, and memory must fit a pool slot.
+    fn check(&self, kind: &str) -> Result<(), String> {
+        let given = [
+            ("deadline_ms", self.deadline_ms),
+            ("fuel", self.fuel),
+            ("memory_bytes", self.memory_bytes.map(|n| n as u64)),
+            ("output_bytes", self.output_bytes.map(|n| n as u64)),
+            ("log_bytes", self.log_bytes.map(|n| n as u64)),
+            ("http_timeout_ms", self.http_timeout_ms),
+            (
+                "http_response_bytes",
+                self.http_response_bytes.map(|n| n as u64),
+            ),
+        ];
+        if let Some((name, _)) = given.iter().find(|(_, value)| *value == Some(0)) {
+            return Err(format!("[{kind}] {name} must be above 0"));
+        }
+        match self.memory_bytes {
+            Some(bytes) if bytes > MAX_MEMORY_BYTES => Err(format!(
+                "[{kind}] memory_bytes must be at most {MAX_MEMORY_BYTES} (256 MiB), got {bytes}"
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The limits of each plugin kind: the defaults, with an operator's overrides (a TOML file with
+/// one table per kind, e.g. `[erp-connector]` `deadline_ms = 120000`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct KindLimits {
+    #[serde(default)]
+    tiering_policy: LimitOverrides,
+    #[serde(default)]
+    survey_channel: LimitOverrides,
+    #[serde(default)]
+    erp_connector: LimitOverrides,
+}
+
+impl KindLimits {
+    /// Reads an operator's TOML; the error names the table and key at fault.
+    pub fn parse(toml_text: &str) -> Result<KindLimits, String> {
+        let limits: KindLimits = toml::from_str(toml_text).map_err(|error| error.to_string())?;
+        limits.tiering_policy.check("tiering-policy")?;
+        limits.survey_channel.check("survey-channel")?;
+        limits.erp_connector.check("erp-connector")?;
+        Ok(limits)
+    }
+
+    pub fn for_kind(&self, kind: PluginKind) -> Limits {
+        let overrides = match kind {
+            PluginKind::TieringPolicy => &self.tiering_policy,
+            PluginKind::SurveyChannel => &self.survey_channel,
+            PluginKind::ErpConnector => &self.erp_connector,
+        };
+        overrides.apply(Limits::for_kind(kind))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_change_only_their_kind_and_keys() {
+        let limits =
+            KindLimits::parse("[erp-connector]\ndeadline_ms = 120000\nfuel = 5\n").unwrap();
+        let erp = limits.for_kind(PluginKind::ErpConnector);
+        assert_eq!(erp.deadline, Duration::from_secs(120));
+        assert_eq!(erp.fuel, Some(5));
+        assert_eq!(erp.memory_bytes, Limits::erp_connector().memory_bytes);
+        assert_eq!(
+            limits.for_kind(PluginKind::TieringPolicy),
+            Limits::tiering()
+        );
+    }
+
+    #[test]
+    fn bad_files_are_refused_naming_what_is_wrong() {
+        let refused = |text: &str| KindLimits::parse(text).unwrap_err();
+        assert!(
+            refused("[tiering-policy]\nfuel = 0").contains("[tiering-policy] fuel must be above 0")
+        );
+        assert!(refused("[survey-channel]\nmemory_bytes = 1073741824").contains("at most"));
+        assert!(refused("[tiering-policy]\nfuell = 3").contains("fuell"));
+        assert!(refused("[tiering]\nfuel = 3").contains("tiering"));
+        assert!(refused("[tiering-policy]\nfuel = \"lots\"").contains("fuel"));
     }
 }

@@ -25,6 +25,6 @@ pub use erp::ErpPlugin;
 pub use error::PluginError;
 pub use harness::{AnyPlugin, ErrorReport, Fixture, FixtureOutcome, FixtureReport, run_fixture};
 pub use host::{Grants, LogRecord, RunLog};
-pub use limits::Limits;
+pub use limits::{KindLimits, LimitOverrides, Limits};
 pub use survey::SurveyPlugin;
 pub use tiering::TieringPlugin;
