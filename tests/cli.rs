@@ -365,6 +365,7 @@ async fn tier_run_re_tiers_a_tenant_from_the_command_line() {
             .arg(&data)
             .env_remove("RAPPORT_DATABASE_URL")
             .env_remove("RAPPORT_SECRET_KEY")
+            .env_remove("RAPPORT_PLUGIN_LIMITS")
             .output()
             .expect("run rapport tier run")
     };

@@ -34,7 +34,8 @@ struct StoreArgs {
     /// `sqlite://…` or `postgres://…`; defaults to the embedded SQLite file in the data directory.
     #[arg(long, global = true, env = "RAPPORT_DATABASE_URL")]
     database_url: Option<String>,
-    /// Where the embedded database and generated files live.
+    /// Where the embedded database and generated files live, and where an operator puts
+    /// `plugin-limits.toml` (per-kind plugin limits; `RAPPORT_PLUGIN_LIMITS` names another file).
     #[arg(
         long,
         global = true,
