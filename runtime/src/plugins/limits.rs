@@ -125,7 +125,7 @@ impl LimitOverrides {
     }
 
     /// Every value given must allow a call to run at all, and memory must fit a pool slot.
-    fn check(&self, kind: &str) -> Result<(), String> {
+    fn check(&self, kind: PluginKind) -> Result<(), String> {
         let given = [
             ("deadline_ms", self.deadline_ms),
             ("fuel", self.fuel),
@@ -143,7 +143,8 @@ impl LimitOverrides {
         }
         match self.memory_bytes {
             Some(bytes) if bytes > MAX_MEMORY_BYTES => Err(format!(
-                "[{kind}] memory_bytes must be at most {MAX_MEMORY_BYTES} (256 MiB), got {bytes}"
+                "[{kind}] memory_bytes must be at most {MAX_MEMORY_BYTES} ({} MiB), got {bytes}",
+                MAX_MEMORY_BYTES >> 20
             )),
             _ => Ok(()),
         }
@@ -167,19 +168,28 @@ impl KindLimits {
     /// Reads an operator's TOML; the error names the table and key at fault.
     pub fn parse(toml_text: &str) -> Result<KindLimits, String> {
         let limits: KindLimits = toml::from_str(toml_text).map_err(|error| error.to_string())?;
-        limits.tiering_policy.check("tiering-policy")?;
-        limits.survey_channel.check("survey-channel")?;
-        limits.erp_connector.check("erp-connector")?;
+        let kinds = [
+            PluginKind::TieringPolicy,
+            PluginKind::SurveyChannel,
+            PluginKind::ErpConnector,
+        ];
+        for kind in kinds {
+            limits.overrides(kind).check(kind)?;
+        }
         Ok(limits)
     }
 
     pub fn for_kind(&self, kind: PluginKind) -> Limits {
-        let overrides = match kind {
+        self.overrides(kind).apply(Limits::for_kind(kind))
+    }
+
+    /// The table of `kind`, named in the file as `PluginKind` displays (`[erp-connector]`).
+    fn overrides(&self, kind: PluginKind) -> &LimitOverrides {
+        match kind {
             PluginKind::TieringPolicy => &self.tiering_policy,
             PluginKind::SurveyChannel => &self.survey_channel,
             PluginKind::ErpConnector => &self.erp_connector,
-        };
-        overrides.apply(Limits::for_kind(kind))
+        }
     }
 }
 
