@@ -195,6 +195,7 @@ fn plugin(args: &[&std::ffi::OsStr]) -> (bool, String, String) {
         .args(args)
         .env_remove("RAPPORT_DATABASE_URL")
         .env_remove("RAPPORT_SECRET_KEY")
+        .env_remove("RAPPORT_PLUGIN_LIMITS")
         .output()
         .expect("run rapport plugin");
     (
@@ -290,6 +291,56 @@ fn plugin_install_and_local_test() {
     assert!(!ok, "a failing plugin call exits non-zero");
     let report: Value = rapport_tests::serde_json::from_str(&stdout).unwrap();
     assert_eq!(report["error"]["code"], "plugin_error", "{report}");
+
+    // An operator's limits file runs the call as that operator's server would.
+    std::fs::write(
+        &fixture,
+        format!(r#"{{"export": "evaluate", "input": [{facts}]}}"#),
+    )
+    .unwrap();
+    let limits = dir.path().join("plugin-limits.toml");
+    let test_with_limits = || {
+        plugin(&[
+            "test".as_ref(),
+            component.as_os_str(),
+            "--input".as_ref(),
+            fixture.as_os_str(),
+            "--limits".as_ref(),
+            limits.as_os_str(),
+        ])
+    };
+    std::fs::write(&limits, "[tiering-policy]\nfuel = 1\ndeadline_ms = 2500\n").unwrap();
+    let (ok, stdout, _) = test_with_limits();
+    assert!(!ok, "a policy out of fuel fails the call");
+    let report: Value = rapport_tests::serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["error"]["code"], "fuel_exhausted", "{report}");
+    assert_eq!(report["limits"]["fuel"], 1, "{report}");
+    assert_eq!(report["limits"]["deadline_ms"], 2500, "{report}");
+    std::fs::write(&limits, "[tiering-policy]\ndeadline_ms = 0\n").unwrap();
+    let (ok, stdout, stderr) = test_with_limits();
+    assert!(!ok && stdout.is_empty(), "{stdout}");
+    assert!(stderr.contains("plugin-limits.toml"), "{stderr}");
+    assert!(
+        stderr.contains("[tiering-policy] deadline_ms must be above 0"),
+        "{stderr}"
+    );
+    std::fs::remove_file(&limits).unwrap();
+    let (ok, _, stderr) = test_with_limits();
+    assert!(!ok && stderr.contains("plugin-limits.toml"), "{stderr}");
+    std::fs::write(&limits, "[tiering-policy]\nfuel = 1\n").unwrap();
+    let by_variable = Command::new(RAPPORT)
+        .args(["plugin", "test"])
+        .arg(&component)
+        .arg("--input")
+        .arg(&fixture)
+        .env("RAPPORT_PLUGIN_LIMITS", &limits)
+        .output()
+        .expect("run rapport plugin test");
+    let report: Value = rapport_tests::serde_json::from_slice(&by_variable.stdout).unwrap();
+    assert_eq!(
+        report["error"]["code"], "fuel_exhausted",
+        "RAPPORT_PLUGIN_LIMITS names the file as for the server: {report}"
+    );
 }
 
 /// Sets up, in the data directory's store, a tenant with one customer and the value-tiering

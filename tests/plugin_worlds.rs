@@ -13,8 +13,8 @@ use rapport::domain::erp_records::{ExternalRecord, ReadRequest, RecordKind};
 use rapport::domain::plugin::PluginKind;
 use rapport::domain::survey_delivery::{Delivery, InboundRequest, Recipient};
 use rapport::plugins::{
-    AnyPlugin, ErpPlugin, Fixture, FixtureOutcome, Grants, Limits, PluginEngine, PluginError,
-    RunLog, SurveyPlugin, run_fixture,
+    AnyPlugin, ErpPlugin, Fixture, FixtureOutcome, Grants, KindLimits, Limits, PluginEngine,
+    PluginError, RunLog, SurveyPlugin, run_fixture,
 };
 use rapport_tests::http_peer::{Received, Server};
 use rapport_tests::plugin_component;
@@ -457,7 +457,7 @@ async fn the_harness_refuses_unknown_exports_and_malformed_input_before_running(
     let engine = PluginEngine::new(None).unwrap();
     let tiering = plugin_component("fixture-tiering");
     let unknown = fixture(json!({"export": "evaluate-all", "input": []}));
-    let error = run_fixture(engine.clone(), &tiering, &unknown)
+    let error = run_fixture(engine.clone(), &tiering, &unknown, &KindLimits::default())
         .await
         .unwrap_err();
     assert_eq!(error.code(), "bad_input");
@@ -469,14 +469,24 @@ async fn the_harness_refuses_unknown_exports_and_malformed_input_before_running(
     );
 
     let not_a_batch = fixture(json!({"export": "evaluate", "input": {"customer_id": 1}}));
-    let error = run_fixture(engine.clone(), &tiering, &not_a_batch)
-        .await
-        .unwrap_err();
+    let error = run_fixture(
+        engine.clone(),
+        &tiering,
+        &not_a_batch,
+        &KindLimits::default(),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(error.code(), "bad_input");
     let input_for_tiers = fixture(json!({"export": "tiers", "input": [1]}));
-    let error = run_fixture(engine.clone(), &tiering, &input_for_tiers)
-        .await
-        .unwrap_err();
+    let error = run_fixture(
+        engine.clone(),
+        &tiering,
+        &input_for_tiers,
+        &KindLimits::default(),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(error.code(), "bad_input");
 
     let erp = plugin_component("fixture-erp");
@@ -486,7 +496,7 @@ async fn the_harness_refuses_unknown_exports_and_malformed_input_before_running(
         json!({"stream": "customers", "page_size": 5, "offset": 3}),
     ] {
         let bad_read = fixture(json!({"export": "read", "input": input}));
-        let error = run_fixture(engine.clone(), &erp, &bad_read)
+        let error = run_fixture(engine.clone(), &erp, &bad_read, &KindLimits::default())
             .await
             .unwrap_err();
         assert_eq!(error.code(), "bad_input", "{input}");
@@ -603,9 +613,14 @@ async fn a_survey_fixture_reports_its_output_and_redacted_log() {
         "secret_keys": ["token"],
         "allowed_hosts": ["127.0.0.1"],
     }));
-    let report = run_fixture(engine, &plugin_component("fixture-survey"), &fixture)
-        .await
-        .unwrap();
+    let report = run_fixture(
+        engine,
+        &plugin_component("fixture-survey"),
+        &fixture,
+        &KindLimits::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.outcome, FixtureOutcome::Ok);
     assert_eq!(report.kind, PluginKind::SurveyChannel);
     assert_eq!(report.output, Some(json!({"external_id": "msg-7"})));
@@ -617,6 +632,13 @@ async fn a_survey_fixture_reports_its_output_and_redacted_log() {
         json!([["delivery_id", "d-7"]])
     );
     assert!(!printed.to_string().contains(TOKEN), "{printed}");
+    assert_eq!(
+        printed["limits"],
+        json!({"deadline_ms": 30_000, "fuel": null, "memory_bytes": 32 << 20,
+            "output_bytes": 64 << 10, "log_bytes": 64 << 10, "http_timeout_ms": 10_000,
+            "http_response_bytes": 1 << 20}),
+        "a report states the survey-channel defaults it ran with"
+    );
     assert_eq!(
         server.received()[0].headers["authorization"],
         format!("Bearer {TOKEN}")
@@ -633,9 +655,14 @@ async fn a_failing_fixture_reports_the_plugins_own_code() {
         "secret_keys": ["api_key"],
         "allowed_hosts": ["127.0.0.1"],
     }));
-    let report = run_fixture(engine, &plugin_component("fixture-erp"), &fixture)
-        .await
-        .unwrap();
+    let report = run_fixture(
+        engine,
+        &plugin_component("fixture-erp"),
+        &fixture,
+        &KindLimits::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         report.kind,
         PluginKind::ErpConnector,
@@ -720,6 +747,7 @@ async fn the_embedded_manifest_governs_a_local_run() {
         engine.clone(),
         &survey,
         &send(format!("{}/h", server.base), json!(["127.0.0.1"])),
+        &KindLimits::default(),
     )
     .await
     .unwrap();
@@ -740,6 +768,7 @@ async fn the_embedded_manifest_governs_a_local_run() {
         engine,
         &survey,
         &send(format!("{elsewhere}/h"), json!(["127.0.0.2"])),
+        &KindLimits::default(),
     )
     .await
     .unwrap();

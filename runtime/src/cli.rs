@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use crate::domain::plugin::PluginManifest;
 use crate::jobs::JobOptions;
-use crate::plugins::PluginEngine;
 use crate::plugins::harness::{Fixture, run_fixture};
+use crate::plugins::{KindLimits, PluginEngine};
 use crate::registry::RegistryError;
 use crate::server::{self, ServeOptions};
 use crate::store;
@@ -151,13 +151,17 @@ enum PluginAction {
         store: StoreArgs,
     },
     /// Run one export of a component against a JSON fixture, without a server, with the limits
-    /// the server applies. Prints the report as JSON; exits 1 when the plugin failed.
+    /// the server applies. Prints the report (with the limits applied) as JSON; exits 1 when
+    /// the plugin failed.
     Test {
         /// The component file.
         file: PathBuf,
         /// `{"export": "...", "input": ..., "config": {...}, "secret_keys": [...], "allowed_hosts": [...]}`
         #[arg(long)]
         input: PathBuf,
+        /// An operator's plugin-limits.toml to run under instead of the kind's defaults.
+        #[arg(long, env = server::PLUGIN_LIMITS_VARIABLE)]
+        limits: Option<PathBuf>,
     },
 }
 
@@ -271,7 +275,11 @@ async fn plugin(action: PluginAction) -> Result<(), String> {
             manifest,
             store,
         } => install_plugin(file, manifest, store).await,
-        PluginAction::Test { file, input } => test_plugin(file, input).await,
+        PluginAction::Test {
+            file,
+            input,
+            limits,
+        } => test_plugin(file, input, limits).await,
     }
 }
 
@@ -328,12 +336,16 @@ fn describe(errors: &crate::domain::ValidationErrors) -> String {
         .join("; ")
 }
 
-async fn test_plugin(file: PathBuf, input: PathBuf) -> Result<(), String> {
+async fn test_plugin(file: PathBuf, input: PathBuf, limits: Option<PathBuf>) -> Result<(), String> {
     let bytes = read_file(&file)?;
     let fixture: Fixture = serde_json::from_slice(&read_file(&input)?)
         .map_err(|error| format!("{}: {error}", input.display()))?;
+    let limits = match limits {
+        Some(path) => server::read_plugin_limits(&path).map_err(|e| e.to_string())?,
+        None => KindLimits::default(),
+    };
     let engine = PluginEngine::new(None).map_err(|e| e.to_string())?;
-    let report = run_fixture(engine, &bytes, &fixture)
+    let report = run_fixture(engine, &bytes, &fixture, &limits)
         .await
         .map_err(|e| e.to_string())?;
     let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;

@@ -199,17 +199,20 @@ fn plugin_limits(data_dir: &Path) -> Result<KindLimits, ServerError> {
         Some(path) => (PathBuf::from(path), true),
         None => (data_dir.join(PLUGIN_LIMITS_FILE), false),
     };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(error) if !named && error.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(KindLimits::default());
-        }
-        Err(error) => {
-            let message = error.to_string();
-            return Err(ServerError::PluginLimits { path, message });
-        }
+    if !named && matches!(path.try_exists(), Ok(false)) {
+        return Ok(KindLimits::default());
+    }
+    read_plugin_limits(&path)
+}
+
+/// An operator's limits file at `path`; missing, unreadable or wrong is an error naming it.
+pub fn read_plugin_limits(path: &Path) -> Result<KindLimits, ServerError> {
+    let refused = |message: String| ServerError::PluginLimits {
+        path: path.to_owned(),
+        message,
     };
-    KindLimits::parse(&text).map_err(|message| ServerError::PluginLimits { path, message })
+    let text = std::fs::read_to_string(path).map_err(|error| refused(error.to_string()))?;
+    KindLimits::parse(&text).map_err(refused)
 }
 
 async fn shutdown_signal() {

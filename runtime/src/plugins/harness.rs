@@ -18,7 +18,7 @@ use super::engine::{Invocation, LoadedComponent, PluginEngine};
 use super::erp::ErpPlugin;
 use super::error::PluginError;
 use super::host::{Grants, RunLog};
-use super::limits::Limits;
+use super::limits::{KindLimits, LimitOverrides, Limits};
 use super::survey::SurveyPlugin;
 use super::tiering::TieringPlugin;
 use crate::domain::erp_records::ReadRequest;
@@ -303,10 +303,17 @@ pub struct FixtureReport {
     pub duration_ms: u64,
     pub fuel_used: Option<u64>,
     pub log: RunLog,
+    /// The limits the call ran with: its kind's defaults with the operator's overrides.
+    pub limits: LimitOverrides,
 }
 
 impl FixtureReport {
-    fn new(kind: PluginKind, export: &str, run: Invocation<Value>) -> FixtureReport {
+    fn new(
+        kind: PluginKind,
+        export: &str,
+        run: Invocation<Value>,
+        limits: &Limits,
+    ) -> FixtureReport {
         let (outcome, output, error) = match &run.outcome {
             Ok(value) => (FixtureOutcome::Ok, Some(value.clone()), None),
             Err(error) => (FixtureOutcome::Error, None, Some(ErrorReport::from(error))),
@@ -320,17 +327,21 @@ impl FixtureReport {
             duration_ms: u64::try_from(run.duration.as_millis()).unwrap_or(u64::MAX),
             fuel_used: run.fuel_used,
             log: run.log,
+            limits: LimitOverrides::from(limits),
         }
     }
 }
 
-/// Runs one fixture against a component with its kind's default limits. Errors that stop the
-/// call from running at all — a component that does not load or link, a bad export or input —
-/// are returned as `Err`; anything that happens once the plugin runs is in the report.
+/// Runs one fixture against a component with its kind's limits from `limits` (the defaults, or
+/// an operator's `plugin-limits.toml`, so a call can be tried as a server would run it). Errors
+/// that stop the call from running at all — a component that does not load or link, a bad
+/// export or input — are returned as `Err`; anything that happens once the plugin runs is in
+/// the report.
 pub async fn run_fixture(
     engine: Arc<PluginEngine>,
     component_bytes: &[u8],
     fixture: &Fixture,
+    limits: &KindLimits,
 ) -> Result<FixtureReport, PluginError> {
     let component = engine.load(component_bytes)?;
     let manifest = embedded(component_bytes)?;
@@ -339,7 +350,7 @@ pub async fn run_fixture(
         None => AnyPlugin::detect(engine, &component)?,
     };
     let call = plugin.prepare(&fixture.export, &fixture.input)?;
-    let limits = Limits::for_kind(plugin.kind());
+    let limits = limits.for_kind(plugin.kind());
     let mut grants = fixture.grants();
     if let Some(manifest) = &manifest {
         // As on the server: the manifest's secrets are redacted and only its hosts reachable.
@@ -349,7 +360,12 @@ pub async fn run_fixture(
             .retain(|host| manifest.http_hosts.contains(host));
     }
     let run = call.run(Arc::new(grants), &limits).await;
-    Ok(FixtureReport::new(plugin.kind(), &fixture.export, run))
+    Ok(FixtureReport::new(
+        plugin.kind(),
+        &fixture.export,
+        run,
+        &limits,
+    ))
 }
 
 /// The manifest the component embeds, if any; a malformed one refuses the component.

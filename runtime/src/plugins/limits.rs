@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::error::PluginError;
 use crate::domain::plugin::PluginKind;
@@ -93,7 +93,9 @@ impl Limits {
 }
 
 /// An operator's changes to one kind's default limits; what is left out keeps its default.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+/// Also the shape in which the local harness reports the limits a call ran with, so that a
+/// report's `limits` can be pasted into an operator's file as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitOverrides {
     pub deadline_ms: Option<u64>,
@@ -103,6 +105,22 @@ pub struct LimitOverrides {
     pub log_bytes: Option<usize>,
     pub http_timeout_ms: Option<u64>,
     pub http_response_bytes: Option<usize>,
+}
+
+impl From<&Limits> for LimitOverrides {
+    /// Every limit of `limits`, stated; `fuel` stays `None` when there is no budget.
+    fn from(limits: &Limits) -> LimitOverrides {
+        let millis = |duration: Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+        LimitOverrides {
+            deadline_ms: Some(millis(limits.deadline)),
+            fuel: limits.fuel,
+            memory_bytes: Some(limits.memory_bytes),
+            output_bytes: Some(limits.output_bytes),
+            log_bytes: Some(limits.log_bytes),
+            http_timeout_ms: Some(millis(limits.http_timeout)),
+            http_response_bytes: Some(limits.http_response_bytes),
+        }
+    }
 }
 
 impl LimitOverrides {
@@ -209,6 +227,15 @@ mod tests {
             limits.for_kind(PluginKind::TieringPolicy),
             Limits::tiering()
         );
+    }
+
+    #[test]
+    fn stated_limits_are_the_limits() {
+        for kind in [PluginKind::TieringPolicy, PluginKind::ErpConnector] {
+            let limits = Limits::for_kind(kind);
+            let stated = LimitOverrides::from(&limits);
+            assert_eq!(stated.apply(Limits::survey_channel()), limits);
+        }
     }
 
     #[test]
