@@ -94,7 +94,7 @@ impl Limits {
 
 /// An operator's changes to one kind's default limits; what is left out keeps its default.
 /// Also the shape in which the local harness reports the limits a call ran with, so that a
-/// report's `limits` can be pasted into an operator's file as they are.
+/// report names each limit by its key in an operator's file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitOverrides {
