@@ -13,8 +13,8 @@ use rapport::domain::erp_records::{ExternalRecord, ReadRequest, RecordKind};
 use rapport::domain::plugin::PluginKind;
 use rapport::domain::survey_delivery::{Delivery, InboundRequest, Recipient};
 use rapport::plugins::{
-    AnyPlugin, ErpPlugin, Fixture, FixtureOutcome, Grants, KindLimits, Limits, PluginEngine,
-    PluginError, RunLog, SurveyPlugin, run_fixture,
+    AnyPlugin, ErpPlugin, Fixture, FixtureOutcome, FixtureReport, Grants, KindLimits, Limits,
+    PluginEngine, PluginError, RunLog, SurveyPlugin, run_fixture,
 };
 use rapport_tests::http_peer::{Received, Server};
 use rapport_tests::plugin_component;
@@ -452,14 +452,30 @@ fn facts(customer_id: i64, order_value_365d: f64) -> Value {
     })
 }
 
+/// What the harness reports of running `fixture` against `component` with the kind's defaults.
+async fn report_of(
+    engine: Arc<PluginEngine>,
+    component: &[u8],
+    fixture: &Fixture,
+) -> FixtureReport {
+    run_fixture(engine, component, fixture, &KindLimits::default())
+        .await
+        .unwrap()
+}
+
+/// The error with which the harness refuses `fixture` for `component` before running it.
+async fn refused(engine: &Arc<PluginEngine>, component: &[u8], fixture: &Fixture) -> PluginError {
+    run_fixture(engine.clone(), component, fixture, &KindLimits::default())
+        .await
+        .unwrap_err()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_harness_refuses_unknown_exports_and_malformed_input_before_running() {
     let engine = PluginEngine::new(None).unwrap();
     let tiering = plugin_component("fixture-tiering");
     let unknown = fixture(json!({"export": "evaluate-all", "input": []}));
-    let error = run_fixture(engine.clone(), &tiering, &unknown, &KindLimits::default())
-        .await
-        .unwrap_err();
+    let error = refused(&engine, &tiering, &unknown).await;
     assert_eq!(error.code(), "bad_input");
     assert!(
         error
@@ -469,24 +485,10 @@ async fn the_harness_refuses_unknown_exports_and_malformed_input_before_running(
     );
 
     let not_a_batch = fixture(json!({"export": "evaluate", "input": {"customer_id": 1}}));
-    let error = run_fixture(
-        engine.clone(),
-        &tiering,
-        &not_a_batch,
-        &KindLimits::default(),
-    )
-    .await
-    .unwrap_err();
+    let error = refused(&engine, &tiering, &not_a_batch).await;
     assert_eq!(error.code(), "bad_input");
     let input_for_tiers = fixture(json!({"export": "tiers", "input": [1]}));
-    let error = run_fixture(
-        engine.clone(),
-        &tiering,
-        &input_for_tiers,
-        &KindLimits::default(),
-    )
-    .await
-    .unwrap_err();
+    let error = refused(&engine, &tiering, &input_for_tiers).await;
     assert_eq!(error.code(), "bad_input");
 
     let erp = plugin_component("fixture-erp");
@@ -496,9 +498,7 @@ async fn the_harness_refuses_unknown_exports_and_malformed_input_before_running(
         json!({"stream": "customers", "page_size": 5, "offset": 3}),
     ] {
         let bad_read = fixture(json!({"export": "read", "input": input}));
-        let error = run_fixture(engine.clone(), &erp, &bad_read, &KindLimits::default())
-            .await
-            .unwrap_err();
+        let error = refused(&engine, &erp, &bad_read).await;
         assert_eq!(error.code(), "bad_input", "{input}");
     }
     assert!(
@@ -613,14 +613,7 @@ async fn a_survey_fixture_reports_its_output_and_redacted_log() {
         "secret_keys": ["token"],
         "allowed_hosts": ["127.0.0.1"],
     }));
-    let report = run_fixture(
-        engine,
-        &plugin_component("fixture-survey"),
-        &fixture,
-        &KindLimits::default(),
-    )
-    .await
-    .unwrap();
+    let report = report_of(engine, &plugin_component("fixture-survey"), &fixture).await;
     assert_eq!(report.outcome, FixtureOutcome::Ok);
     assert_eq!(report.kind, PluginKind::SurveyChannel);
     assert_eq!(report.output, Some(json!({"external_id": "msg-7"})));
@@ -655,14 +648,7 @@ async fn a_failing_fixture_reports_the_plugins_own_code() {
         "secret_keys": ["api_key"],
         "allowed_hosts": ["127.0.0.1"],
     }));
-    let report = run_fixture(
-        engine,
-        &plugin_component("fixture-erp"),
-        &fixture,
-        &KindLimits::default(),
-    )
-    .await
-    .unwrap();
+    let report = report_of(engine, &plugin_component("fixture-erp"), &fixture).await;
     assert_eq!(
         report.kind,
         PluginKind::ErpConnector,
@@ -743,14 +729,12 @@ async fn the_embedded_manifest_governs_a_local_run() {
             "allowed_hosts": hosts,
         }))
     };
-    let report = run_fixture(
+    let report = report_of(
         engine.clone(),
         &survey,
         &send(format!("{}/h", server.base), json!(["127.0.0.1"])),
-        &KindLimits::default(),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
         report.kind,
         PluginKind::SurveyChannel,
@@ -764,14 +748,12 @@ async fn the_embedded_manifest_governs_a_local_run() {
     );
 
     let elsewhere = server.base.replace("127.0.0.1", "127.0.0.2");
-    let report = run_fixture(
+    let report = report_of(
         engine,
         &survey,
         &send(format!("{elsewhere}/h"), json!(["127.0.0.2"])),
-        &KindLimits::default(),
     )
-    .await
-    .unwrap();
+    .await;
     let error = report.error.expect("the host is not in the manifest");
     assert_eq!(
         error.reported_code.as_deref(),
