@@ -285,8 +285,18 @@ impl Decisions {
     }
 
     #[doc(hidden)]
-    pub fn into_wit(self) -> wit::Decisions {
+    pub fn into_wit(mut self) -> wit::Decisions {
+        self.close_last_decision();
         self.raw
+    }
+
+    /// Ends the reasons of the decision before the next one (or the answer) starts: written once
+    /// per decision rather than counted up by every reason.
+    #[inline]
+    fn close_last_decision(&mut self) {
+        if !self.raw.customer_ids.is_empty() {
+            self.raw.reason_ends.push(self.raw.reasons.len() as u32);
+        }
     }
 
     /// How many decisions were made so far.
@@ -304,11 +314,11 @@ impl Decisions {
     #[inline]
     pub fn decide(&mut self, customer_id: i64, tier: &'static str, score: f64) -> Reasons<'_> {
         let tier = self.tier_keys.index_of(&mut self.raw.tier_ids, tier);
+        self.close_last_decision();
         let raw = &mut self.raw;
         raw.customer_ids.push(customer_id);
         raw.tiers.push(tier);
         raw.scores.push(score);
-        raw.reason_ends.push(raw.reasons.len() as u32);
         Reasons { answer: self }
     }
 
@@ -318,9 +328,6 @@ impl Decisions {
             .template_keys
             .index_of(&mut self.raw.templates, template);
         self.raw.reasons.push(template);
-        if let Some(end) = self.raw.reason_ends.last_mut() {
-            *end += 1;
-        }
     }
 }
 
