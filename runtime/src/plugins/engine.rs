@@ -211,7 +211,7 @@ impl PluginEngine {
         );
         store.limiter(|state| &mut state.memory);
         store
-            .set_fuel(limits.fuel.unwrap_or(u64::MAX))
+            .set_fuel(limits.fuel_budget())
             .expect("fuel is enabled on this engine");
         let deadline = Instant::now() + limits.deadline;
         store.set_epoch_deadline(1);
@@ -243,10 +243,10 @@ impl PluginEngine {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(error)) => Err(classify(&error, &store, limits)),
         };
-        // The engine meters every call, so what one used is known with or without a budget (a
-        // call without one starts from the most fuel a store can hold).
-        let budget = limits.fuel.unwrap_or(u64::MAX);
-        let fuel_used = store.get_fuel().ok().map(|left| budget - left);
+        let fuel_used = store
+            .get_fuel()
+            .ok()
+            .map(|left| limits.fuel_budget() - left);
         let log = store.data_mut().take_log();
         Invocation {
             outcome,
@@ -296,7 +296,7 @@ fn classify(error: &wasmtime::Error, store: &Store<HostState>, limits: &Limits) 
         return PluginError::MemoryLimit(limits.memory_bytes);
     }
     match error.downcast_ref::<Trap>() {
-        Some(Trap::OutOfFuel) => PluginError::FuelExhausted(limits.fuel.unwrap_or(u64::MAX)),
+        Some(Trap::OutOfFuel) => PluginError::FuelExhausted(limits.fuel_budget()),
         Some(Trap::Interrupt) => PluginError::Timeout(limits.deadline),
         Some(Trap::StackOverflow) => PluginError::StackOverflow,
         Some(trap) => PluginError::Trap(trap.to_string()),

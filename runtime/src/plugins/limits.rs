@@ -39,6 +39,12 @@ impl Limits {
         }
     }
 
+    /// The fuel a call starts with: its budget, or without one the most a store can hold (the
+    /// engine meters every call, so what one used is known either way).
+    pub(crate) fn fuel_budget(&self) -> u64 {
+        self.fuel.unwrap_or(u64::MAX)
+    }
+
     /// Refuses a returned value of `size` bytes over the output cap, so that a plugin cannot
     /// hand the host more data than its kind is allowed to produce.
     pub(crate) fn check_output(&self, size: usize) -> Result<(), PluginError> {
