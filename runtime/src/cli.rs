@@ -1,5 +1,5 @@
-//! The `rapport` command line: `serve`, `migrate` and `plugin`. The binary is a thin shell over
-//! [`main`], so that tests can build the very same program.
+//! The `rapport` command line: `serve`, `migrate`, `tier`, `sync` and `plugin`. The binary is a
+//! thin shell over [`main`], so that tests can build the very same program.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
