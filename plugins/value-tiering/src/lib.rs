@@ -10,7 +10,10 @@ use rapport_sdk::{PluginError, TieringPolicy, config};
 
 struct ValueTiering;
 
-fn facts<'a>(profile: &Profile<'a>) -> policy::Facts<'a> {
+fn facts<'s, 'a>(
+    profile: &Profile<'a>,
+    host_signals: &'s [(policy::HostSignal, &'a str)],
+) -> policy::Facts<'s, 'a> {
     policy::Facts {
         lifecycle_stage: stage_name(profile.lifecycle_stage()),
         tenure_days: profile.tenure_days(),
@@ -26,10 +29,7 @@ fn facts<'a>(profile: &Profile<'a>) -> policy::Facts<'a> {
         complaints_90d: profile.complaints_90d(),
         latest_csat: profile.latest_csat(),
         latest_nps: profile.latest_nps(),
-        host_signals: profile
-            .churn_signals()
-            .map(|signal| (host_signal(signal.kind), signal.detail))
-            .collect(),
+        host_signals,
     }
 }
 
@@ -54,9 +54,19 @@ impl TieringPolicy for ValueTiering {
     fn evaluate(batch: &Batch, decisions: &mut Decisions) -> Result<(), PluginError> {
         let settings = policy::Settings::read(config::get)
             .map_err(|message| PluginError::fatal("bad-config", message))?;
+        // Both buffers serve the whole batch: allocating per customer cost the component more
+        // than the native build, its allocator being compiled wasm too.
         let mut decided = Vec::new();
+        let mut host_signals = Vec::new();
         for profile in batch.profiles() {
-            let (tier, score) = policy::decide_into(&facts(&profile), &settings, &mut decided);
+            host_signals.clear();
+            host_signals.extend(
+                profile
+                    .churn_signals()
+                    .map(|signal| (host_signal(signal.kind), signal.detail)),
+            );
+            let facts = facts(&profile, &host_signals);
+            let (tier, score) = policy::decide_into(&facts, &settings, &mut decided);
             let mut reasons = decisions.decide(profile.customer_id(), tier, score);
             for reason in &decided {
                 reason.template(|template, numbers, texts| {

@@ -87,9 +87,11 @@ impl Settings {
     }
 }
 
-/// What the policy looks at for one customer (a subset of the host's customer profile).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Facts<'a> {
+/// What the policy looks at for one customer (a subset of the host's customer profile). Texts
+/// live as long as the batch (`'a`); the host's signals are borrowed for the one decision
+/// (`'s`), so that a batch can gather every customer's into one reused buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Facts<'s, 'a> {
     /// `lead`, `prospect`, `customer` or `churned`.
     pub lifecycle_stage: &'a str,
     pub tenure_days: u32,
@@ -106,7 +108,7 @@ pub struct Facts<'a> {
     pub latest_csat: Option<f64>,
     pub latest_nps: Option<f64>,
     /// The churn signals the host found in the customer's own history, with their evidence.
-    pub host_signals: Vec<(HostSignal, &'a str)>,
+    pub host_signals: &'s [(HostSignal, &'a str)],
 }
 
 /// The kinds of churn signal the host computes (WIT `churn-signal-kind`, since 0.2.0).
@@ -422,7 +424,7 @@ fn dimensions(facts: &Facts, settings: &Settings) -> Dimensions {
 }
 
 /// Why the customer might leave, added to `signals`; each entry is a reason a manager can read.
-fn churn_signals<'a>(facts: &Facts<'a>, settings: &Settings, signals: &mut Vec<Reason<'a>>) {
+fn churn_signals<'a>(facts: &Facts<'_, 'a>, settings: &Settings, signals: &mut Vec<Reason<'a>>) {
     match facts.days_since_last_contact {
         Some(days) if days >= settings.silent_days => signals.push(Reason::NoContactFor(days)),
         None if facts.tenure_days >= settings.silent_days => signals.push(Reason::NeverContacted),
@@ -452,7 +454,7 @@ fn churn_signals<'a>(facts: &Facts<'a>, settings: &Settings, signals: &mut Vec<R
     let unhappy = signals.len() > before;
     // The host measures the patterns against the customer's own past; the tenant's thresholds
     // above already speak for stopped orders and satisfaction when they fired.
-    for (kind, detail) in &facts.host_signals {
+    for &(kind, detail) in facts.host_signals {
         let already = match kind {
             HostSignal::OrdersStopped => stopped,
             HostSignal::SatisfactionLow => unhappy,
@@ -465,7 +467,7 @@ fn churn_signals<'a>(facts: &Facts<'a>, settings: &Settings, signals: &mut Vec<R
 }
 
 #[cfg(test)]
-pub fn decide<'a>(facts: &Facts<'a>, settings: &Settings) -> Verdict<'a> {
+pub fn decide<'a>(facts: &Facts<'_, 'a>, settings: &Settings) -> Verdict<'a> {
     let mut reasons = Vec::new();
     let (tier, score) = decide_into(facts, settings, &mut reasons);
     Verdict {
@@ -479,7 +481,7 @@ pub fn decide<'a>(facts: &Facts<'a>, settings: &Settings) -> Verdict<'a> {
 /// that a batch reuses one buffer: allocating was the dearest thing the policy did per customer,
 /// most of all in wasm, where the allocator is compiled code too.
 pub fn decide_into<'a>(
-    facts: &Facts<'a>,
+    facts: &Facts<'_, 'a>,
     settings: &Settings,
     reasons: &mut Vec<Reason<'a>>,
 ) -> (&'static str, f64) {
@@ -534,7 +536,7 @@ pub fn decide_into<'a>(
 mod tests {
     use super::*;
 
-    fn facts() -> Facts<'static> {
+    fn facts() -> Facts<'static, 'static> {
         Facts {
             lifecycle_stage: "customer",
             tenure_days: 700,
@@ -563,7 +565,7 @@ mod tests {
         );
         let silent_big = Facts {
             days_since_last_contact: Some(41 + 60),
-            ..big.clone()
+            ..big
         };
         assert_eq!(decide(&silent_big, &settings).tier, "churn-risk");
         let growing = Facts {
@@ -610,8 +612,8 @@ mod tests {
             "1 contacts in 90 days against 6.2 a quarter over the year before",
         );
         let cooling = Facts {
-            host_signals: vec![falling],
-            ..big.clone()
+            host_signals: &[falling],
+            ..big
         };
         let verdict = decide(&cooling, &settings);
         assert_eq!(
@@ -623,7 +625,7 @@ mod tests {
         let small_unhappy = Facts {
             order_value_365d: 5_000.0,
             latest_csat: Some(2.0),
-            host_signals: vec![(HostSignal::SatisfactionLow, "latest CSAT 2")],
+            host_signals: &[(HostSignal::SatisfactionLow, "latest CSAT 2")],
             ..facts()
         };
         let verdict = decide(&small_unhappy, &settings);

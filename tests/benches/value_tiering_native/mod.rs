@@ -16,9 +16,18 @@ pub mod policy;
 pub fn evaluate(page: &[CustomerFacts], settings: &policy::Settings) -> Vec<TierDecision> {
     let mut templates = Templates::default();
     let mut decided = Vec::new();
+    let mut host_signals = Vec::new();
     page.iter()
         .map(|facts| {
-            let (tier, score) = policy::decide_into(&policy_facts(facts), settings, &mut decided);
+            host_signals.clear();
+            host_signals.extend(
+                facts
+                    .churn_signals
+                    .iter()
+                    .map(|signal| (host_signal(signal.kind), signal.detail.as_str())),
+            );
+            let policy_facts = policy_facts(facts, &host_signals);
+            let (tier, score) = policy::decide_into(&policy_facts, settings, &mut decided);
             let reasons = decided
                 .iter()
                 .map(|reason| {
@@ -58,7 +67,10 @@ impl Templates {
     }
 }
 
-fn policy_facts(facts: &CustomerFacts) -> policy::Facts<'_> {
+fn policy_facts<'s, 'a>(
+    facts: &'a CustomerFacts,
+    host_signals: &'s [(policy::HostSignal, &'a str)],
+) -> policy::Facts<'s, 'a> {
     policy::Facts {
         lifecycle_stage: &facts.lifecycle_stage,
         tenure_days: facts.tenure_days,
@@ -74,11 +86,7 @@ fn policy_facts(facts: &CustomerFacts) -> policy::Facts<'_> {
         complaints_90d: facts.complaints_90d,
         latest_csat: facts.latest_csat,
         latest_nps: facts.latest_nps,
-        host_signals: facts
-            .churn_signals
-            .iter()
-            .map(|signal| (host_signal(signal.kind), signal.detail.as_str()))
-            .collect(),
+        host_signals,
     }
 }
 
