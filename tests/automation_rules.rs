@@ -133,6 +133,13 @@ async fn defaults_are_installed_and_bad_rules_are_refused() {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
         assert_eq!(error["error"]["details"][0]["code"], "unknown_role");
 
+        let forever = json!({"name": "x", "trigger": {"type": "schedule", "every_hours": 24},
+            "actions": [{"type": "add_tag", "tag": "t"}], "repeat_after_days": 4_294_967_295u32});
+        let (status, error) = server.post("/api/v1/automation/rules", token, forever).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+        assert_eq!(error["error"]["details"][0]["field"], "repeat_after_days", "{error}");
+        assert_eq!(error["error"]["details"][0]["code"], "out_of_range", "{error}");
+
         let onboarding = rule_id(&server, token, "new-customer-onboarding").await;
         let (status, error) = server.delete(&format!("/api/v1/automation/rules/{onboarding}"), token).await;
         assert_error(status, &error, StatusCode::CONFLICT, "default_rule");
@@ -311,6 +318,34 @@ async fn each_default_rule_fires_when_it_should_and_never_twice() {
             3
         );
     }
+}
+
+/// A rule stored before repeat windows were bounded may hold one that reaches back beyond the
+/// calendar: it runs (no 500, no worker panic) and fires once per customer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeat_window_beyond_the_calendar_fires_once_per_customer() {
+    on_every_backend(|server| async move {
+        let tenant = server.tenant("forever").await;
+        let token = tenant.token.as_str();
+        server.customer(token, "F1", json!({})).await;
+        let rule = json!({"name": "Tag everyone", "trigger": {"type": "schedule", "every_hours": 24},
+            "actions": [{"type": "add_tag", "tag": "seen"}], "repeat_after_days": 30});
+        let (status, created) = server.post("/api/v1/automation/rules", token, rule).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let rule = id(&created);
+        let sql = format!("UPDATE automation_rules SET definition = REPLACE(definition, \
+            '\"repeat_after_days\":30', '\"repeat_after_days\":4294967295') WHERE id = {rule}");
+        server.db.execute_unprepared(&sql).await.unwrap();
+        let stored = count(&server, &format!(
+            "SELECT COUNT(*) AS n FROM automation_rules WHERE id = {rule} AND definition LIKE '%4294967295%'")).await;
+        assert_eq!(stored, 1, "the stored window was not widened");
+
+        let first = run_rule(&server, token, rule).await;
+        assert_eq!((&first["evaluated"], &first["fired"]), (&json!(1), &json!(1)), "{first}");
+        let again = run_rule(&server, token, rule).await;
+        assert_eq!((&again["fired"], &again["skipped"]), (&json!(0), &json!(1)), "{again}");
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

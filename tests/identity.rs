@@ -67,6 +67,15 @@ async fn tenant_admins_manage_settings_and_the_custom_field_schema() {
         assert_eq!(status, StatusCode::OK, "{updated}");
         assert_eq!(updated["custom_field_schema"], schema);
         assert_eq!(server.get("/api/v1/tenant", &member).await.1["name"], "Renamed");
+        // A blank name and an unknown currency are refused field by field; nothing changes.
+        let (status, error) = server
+            .patch("/api/v1/tenant", &tenant.token, json!({"name": "  ", "default_currency": "ZZZ"}))
+            .await;
+        let error = assert_error(status, &error, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        let fields: Vec<&str> = error["details"].as_array().unwrap().iter().map(|d| d["field"].as_str().unwrap()).collect();
+        assert_eq!(fields, ["name", "default_currency"], "{error}");
+        let unchanged = server.get("/api/v1/tenant", &member).await.1;
+        assert_eq!((&unchanged["name"], &unchanged["default_currency"]), (&json!("Renamed"), &json!("CNY")), "{unchanged}");
 
         let (status, error) = server
             .post("/api/v1/customers", &member, json!({"code": "S1", "name": "n", "kind": "company", "custom_fields": {"seats": 0, "x": 1}}))

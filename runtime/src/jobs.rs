@@ -4,10 +4,12 @@
 //! debounce has settled, and checks the SLA of tickets whose next at-risk or due instant has
 //! come. Every step is bounded, so one tick never runs away.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{Duration, Utc};
+use futures_util::FutureExt;
 use sea_orm::DatabaseConnection;
 use tracing::Instrument;
 
@@ -72,7 +74,16 @@ pub fn spawn(
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            tick(&db, &registry, &options).await;
+            // A panic in one tick (a bug, or stored data no check foresaw) must not stop
+            // background work for every tenant of the process: it is logged, and the next tick
+            // runs; what it held in a transaction is rolled back, and its lease expires.
+            if AssertUnwindSafe(tick(&db, &registry, &options))
+                .catch_unwind()
+                .await
+                .is_err()
+            {
+                tracing::error!("a worker tick panicked; the worker goes on with the next tick");
+            }
             if let Err(error) = crate::sync::start_due(&db, &registry, &options.sync).await {
                 tracing::error!(%error, "starting scheduled ERP syncs failed");
             }

@@ -133,6 +133,9 @@ fn normal() -> TaskPriority {
     TaskPriority::Normal
 }
 
+/// The longest quiet period after a rule fired for a customer: ten years, as for task due dates.
+pub const MAX_REPEAT_AFTER_DAYS: u32 = 3650;
+
 /// A rule as clients write it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -144,9 +147,10 @@ pub struct RuleDefinition {
     #[serde(default)]
     pub conditions: Vec<Condition>,
     pub actions: Vec<Action>,
-    /// After firing for a customer, the rule stays quiet for that customer this many days;
-    /// `null` means it fires once per customer, ever.
+    /// After firing for a customer, the rule stays quiet for that customer this many days (1 to
+    /// 3650); `null` means it fires once per customer, ever.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 3650)]
     pub repeat_after_days: Option<u32>,
 }
 
@@ -305,11 +309,16 @@ impl RuleDefinition {
         for (index, action) in self.actions.iter_mut().enumerate() {
             check_action(&mut errors, &format!("actions[{index}]"), action);
         }
-        if self.repeat_after_days == Some(0) {
+        if self
+            .repeat_after_days
+            .is_some_and(|days| !(1..=MAX_REPEAT_AFTER_DAYS).contains(&days))
+        {
             errors.add(
                 "repeat_after_days",
                 "out_of_range",
-                "repeat_after_days is at least 1, or null for once per customer",
+                format!(
+                    "repeat_after_days is 1 to {MAX_REPEAT_AFTER_DAYS}, or null for once per customer"
+                ),
             );
         }
         errors.into_result(self)

@@ -111,7 +111,8 @@ impl TenantSettingsPatch {
         };
         let mut errors = ValidationErrors::default();
         let fields = fields.validate(&mut errors);
-        errors.into_result(fields.expect("no errors"))
+        errors.into_result(())?;
+        Ok(fields.expect("no errors"))
     }
 }
 

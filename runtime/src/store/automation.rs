@@ -204,9 +204,14 @@ pub async fn may_fire(
     let mut firings = rule_firing::Entity::find()
         .filter(rule_firing::Column::RuleId.eq(rule.id))
         .filter(rule_firing::Column::CustomerId.eq(customer_id));
-    if let Some(days) = rule.definition.repeat_after_days {
-        firings =
-            firings.filter(rule_firing::Column::FiredAt.gt(now - Duration::days(days.into())));
+    // A window reaching back beyond the calendar (a rule stored before repeats were bounded)
+    // counts every firing, as a once-per-customer rule does.
+    let window_start = rule
+        .definition
+        .repeat_after_days
+        .and_then(|days| now.checked_sub_signed(Duration::days(days.into())));
+    if let Some(start) = window_start {
+        firings = firings.filter(rule_firing::Column::FiredAt.gt(start));
     }
     if firings.count(db).await? > 0 {
         return Ok(false);
