@@ -79,6 +79,9 @@ struct World {
     owners: BTreeMap<Target, i64>,
     records: BTreeMap<(String, Target), Records>,
     bystander: i64,
+    /// A sales colleague who owns nothing: the former owner handovers name, within a sales
+    /// manager's team and moving none of the records the cases use.
+    leaver: i64,
     counter: std::cell::Cell<u32>,
 }
 
@@ -226,6 +229,9 @@ async fn build_world(server: &TestServer) -> World {
         .user_with(&a, "far@a.test", json!({"department_id": service}))
         .await;
     let (bystander, _) = server.user_with(&a, "bystander@a.test", json!({})).await;
+    let (leaver, _) = server
+        .user_with(&a, "leaver@a.test", json!({"department_id": sales}))
+        .await;
     let mut owners = BTreeMap::new();
     owners.insert(Target::SameDepartment, peer);
     owners.insert(Target::OtherDepartment, far);
@@ -246,6 +252,7 @@ async fn build_world(server: &TestServer) -> World {
         owners,
         records: BTreeMap::new(),
         bystander,
+        leaver,
         counter: std::cell::Cell::new(0),
     };
     for caller in world.callers.clone() {
@@ -368,7 +375,7 @@ fn body(world: &World, caller: &Caller, method: &Method, path: &str) -> Option<V
         }
         ("PATCH", "/api/v1/customers/{id}") => json!({"needs": "a matrix check"}),
         ("POST", "/api/v1/handovers") => {
-            json!({"from_user_id": world.bystander, "to_user_id": caller.user_id})
+            json!({"from_user_id": world.leaver, "to_user_id": caller.user_id})
         }
         ("POST", p) if p.ends_with("/contacts") => json!({"name": "New contact"}),
         ("PATCH", "/api/v1/contacts/{id}") => json!({"title": "Buyer"}),
