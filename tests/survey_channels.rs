@@ -177,6 +177,23 @@ fn closed_port() -> String {
     base
 }
 
+fn hmac_sha1(key: &str, message: &[u8]) -> Vec<u8> {
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(message);
+    mac.finalize().into_bytes().to_vec()
+}
+
+#[test]
+fn the_tests_hmac_sha1_matches_rfc_2202() {
+    // RFC 2202, test case 2.
+    let hex: String = hmac_sha1("Jefe", b"what do ya want for nothing?")
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(hex, "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79");
+}
+
 #[test]
 fn the_tests_hmac_matches_rfc_4231() {
     // RFC 4231, test case 2.
@@ -1023,24 +1040,52 @@ async fn bad_recipients_and_configurations_are_refused_before_any_traffic() {
     );
 }
 
+/// The URL Twilio posts a tenant's SMS replies to, as configured there and in `inbound_url`.
+const SMS_INBOUND_URL: &str =
+    "https://crm.example.com/api/v1/surveys/inbound/7/rapport.sms-channel";
+
+/// An inbound form post with Twilio's signature as its documentation describes it: base64 of
+/// HMAC-SHA1 keyed with the auth token over the URL it posted to, then each POST parameter
+/// sorted by name, name followed by value.
+fn twilio_signed(body: &str, url: &str, token: &str) -> InboundRequest {
+    let mut parameters: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
+    parameters.sort();
+    let mut signed = url.to_owned();
+    for (name, value) in &parameters {
+        signed.push_str(name);
+        signed.push_str(value);
+    }
+    let signature = STANDARD.encode(hmac_sha1(token, signed.as_bytes()));
+    InboundRequest {
+        headers: vec![
+            (
+                "Content-Type".into(),
+                "application/x-www-form-urlencoded".into(),
+            ),
+            ("X-Twilio-Signature".into(), signature),
+        ],
+        body: body.as_bytes().to_vec(),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twilio_inbound_replies_become_answers() {
     let channel = channel("sms-channel").await;
-    let config = sms_grants("https://api.twilio.com", &[]);
+    let config = sms_grants(
+        "https://api.twilio.com",
+        &[("inbound_url", SMS_INBOUND_URL)],
+    );
+    let parse_request = async |request: InboundRequest, config: Arc<Grants>| {
+        channel.parse_inbound(&request, config, &limits()).await
+    };
     let parse = async |body: &str| {
-        channel
-            .parse_inbound(
-                &InboundRequest {
-                    headers: vec![(
-                        "Content-Type".into(),
-                        "application/x-www-form-urlencoded".into(),
-                    )],
-                    body: body.as_bytes().to_vec(),
-                },
-                config.clone(),
-                &limits(),
-            )
-            .await
+        parse_request(
+            twilio_signed(body, SMS_INBOUND_URL, AUTH_TOKEN),
+            config.clone(),
+        )
+        .await
     };
     // The fields Twilio posts for an incoming SMS, in its order.
     let reply = |from: &str, body: &str| {
@@ -1083,6 +1128,38 @@ async fn twilio_inbound_replies_become_answers() {
     ] {
         assert_reported(&parse(body).await, "bad-request", false);
     }
+
+    // Only a request the provider signed for this tenant's URL with its token is read.
+    let answer = reply("%2B8613800138000", "9");
+    let mut unsigned = twilio_signed(&answer, SMS_INBOUND_URL, AUTH_TOKEN);
+    unsigned
+        .headers
+        .retain(|(name, _)| name != "X-Twilio-Signature");
+    let mut tampered = twilio_signed(&answer, SMS_INBOUND_URL, AUTH_TOKEN);
+    tampered.body = reply("%2B8613800138000", "0").into_bytes();
+    let mut garbled = twilio_signed(&answer, SMS_INBOUND_URL, AUTH_TOKEN);
+    garbled.headers[1].1 = "not base64!".into();
+    let refused = [
+        unsigned,
+        tampered,
+        garbled,
+        twilio_signed(&answer, SMS_INBOUND_URL, "another-token"),
+        twilio_signed(&answer, "https://elsewhere.example.com/hook", AUTH_TOKEN),
+    ];
+    for request in refused {
+        assert_reported(
+            &parse_request(request, config.clone()).await,
+            "bad-signature",
+            false,
+        );
+    }
+    let without_url = sms_grants("https://api.twilio.com", &[]);
+    let signed = twilio_signed(&answer, SMS_INBOUND_URL, AUTH_TOKEN);
+    assert_reported(
+        &parse_request(signed, without_url).await,
+        "bad-signature",
+        false,
+    );
 }
 
 // ---- all three ----------------------------------------------------------------------------

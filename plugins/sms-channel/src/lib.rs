@@ -9,19 +9,26 @@
 //! timeouts and connection failures retryable, the rest a fatal `upstream-error`.
 //!
 //! `parse-inbound` reads the provider's inbound-message webhook, a form post with `From`, `To`,
-//! `Body` and `MessageSid`, as one answer from `From` with the trimmed `Body` as its text.
+//! `Body` and `MessageSid`, as one answer from `From` with the trimmed `Body` as its text. It
+//! first checks the request's `X-Twilio-Signature`: base64 of HMAC-SHA1, keyed with the auth
+//! token, over `inbound_url` (the URL the provider posts to, as configured there) followed by
+//! every POST parameter sorted by name, each name then its value. A missing or wrong signature,
+//! or no `inbound_url` configured, is a fatal `bad-signature`, and nothing is read: the inbound
+//! URL is public, and anyone who knows it could otherwise answer surveys in a customer's name.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use hmac::{Hmac, KeyInit, Mac};
 use rapport_sdk::http::{self, HttpError, Response};
 use rapport_sdk::survey::{Delivery, InboundAnswer, InboundRequest, Receipt};
 use rapport_sdk::{PluginError, SurveyChannel, config, log};
 use serde_json::Value;
+use sha1::Sha1;
 
 struct Sms;
 
 /// The configuration schema, the same as the manifest's (the tests compare them).
-const CONFIG_SCHEMA: &str = r#"{"type":"object","required":["account_sid","auth_token"],"anyOf":[{"required":["from"]},{"required":["messaging_service_sid"]}],"properties":{"base_url":{"type":"string","description":"The Messages API root; https, or http on a loopback host only","default":"https://api.twilio.com","pattern":"^https?://"},"account_sid":{"type":"string","description":"The account SID (AC…), also the user name of HTTP Basic authentication","pattern":"^[A-Za-z0-9]+$"},"auth_token":{"type":"string","description":"The account's auth token","minLength":1,"writeOnly":true},"from":{"type":"string","description":"The sending number in E.164 (or an alphanumeric sender id); messaging_service_sid wins when both are set"},"messaging_service_sid":{"type":"string","description":"A Messaging Service (MG…) to send from instead of one number"},"status_callback":{"type":"string","description":"Optional URL the provider posts delivery status updates to"}}}"#;
+const CONFIG_SCHEMA: &str = r#"{"type":"object","required":["account_sid","auth_token"],"anyOf":[{"required":["from"]},{"required":["messaging_service_sid"]}],"properties":{"base_url":{"type":"string","description":"The Messages API root; https, or http on a loopback host only","default":"https://api.twilio.com","pattern":"^https?://"},"account_sid":{"type":"string","description":"The account SID (AC…), also the user name of HTTP Basic authentication","pattern":"^[A-Za-z0-9]+$"},"auth_token":{"type":"string","description":"The account's auth token","minLength":1,"writeOnly":true},"from":{"type":"string","description":"The sending number in E.164 (or an alphanumeric sender id); messaging_service_sid wins when both are set"},"messaging_service_sid":{"type":"string","description":"A Messaging Service (MG…) to send from instead of one number"},"status_callback":{"type":"string","description":"Optional URL the provider posts delivery status updates to"},"inbound_url":{"type":"string","description":"The URL the provider posts SMS replies to, exactly as configured there: {public base URL}/api/v1/surveys/inbound/{tenant id}/rapport.sms-channel. Replies are read only when signed for it","pattern":"^https?://"}}}"#;
 
 const DEFAULT_BASE_URL: &str = "https://api.twilio.com";
 
@@ -225,6 +232,7 @@ impl SurveyChannel for Sms {
     }
 
     fn parse_inbound(request: InboundRequest) -> Result<Vec<InboundAnswer>, PluginError> {
+        check_signature(&request)?;
         let (mut from, mut body) = (None, None);
         for (name, value) in form_urlencoded::parse(&request.body) {
             match name.as_ref() {
@@ -253,6 +261,39 @@ impl SurveyChannel for Sms {
     fn config_schema() -> String {
         CONFIG_SCHEMA.to_owned()
     }
+}
+
+fn bad_signature(why: impl Into<String>) -> PluginError {
+    PluginError::fatal("bad-signature", why)
+}
+
+/// Whether the provider signed `request` for this tenant's `inbound_url` with its auth token
+/// (see the module documentation for the scheme).
+fn check_signature(request: &InboundRequest) -> Result<(), PluginError> {
+    let url = setting("inbound_url").ok_or_else(|| {
+        bad_signature("`inbound_url` is not configured, so no reply can be verified")
+    })?;
+    let token = required("auth_token")?;
+    let header = request
+        .headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("x-twilio-signature"))
+        .ok_or_else(|| bad_signature("no X-Twilio-Signature header"))?;
+    let signature = BASE64
+        .decode(header.1.trim())
+        .map_err(|_| bad_signature("X-Twilio-Signature is not base64"))?;
+    let mut parameters: Vec<(String, String)> =
+        form_urlencoded::parse(&request.body).into_owned().collect();
+    parameters.sort();
+    let mut mac =
+        Hmac::<Sha1>::new_from_slice(token.as_bytes()).expect("HMAC accepts keys of any length");
+    mac.update(url.as_bytes());
+    for (name, value) in &parameters {
+        mac.update(name.as_bytes());
+        mac.update(value.as_bytes());
+    }
+    mac.verify_slice(&signature)
+        .map_err(|_| bad_signature("X-Twilio-Signature does not match"))
 }
 
 rapport_sdk::export_survey_channel!(Sms, manifest = "rapport-plugin.toml");
