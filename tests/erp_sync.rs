@@ -417,6 +417,32 @@ async fn review_queue(backend: Backend) {
     .await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
 
+    // A team manager resolves only within the team's customers: the admin's target reads as
+    // missing, and a new customer cannot go to an owner outside the team.
+    let sales = server.department(&tenant, "SALES").await;
+    let (_, manager) = server
+        .user_with(
+            &tenant,
+            "mgr@sync.test",
+            json!({"role": "manager", "department_id": sales}),
+        )
+        .await;
+    let as_manager = async |body: Value| {
+        let path = format!("/api/v1/sync/reviews/{}/resolution", id(&gamma));
+        server.post(&path, &manager, body).await
+    };
+    let (status, body) = as_manager(json!({"action": "link", "customer_id": target})).await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+    let (status, body) = as_manager(json!({"action": "create", "owner_id": tenant.admin_id})).await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "owner_out_of_scope");
+    let (_, still) = server
+        .get(
+            &format!("/api/v1/sync/reviews/{}", id(&gamma)),
+            &tenant.token,
+        )
+        .await;
+    assert_eq!(still["status"], "pending", "{still}");
+
     let (status, linked) =
         resolve(id(&gamma), json!({"action": "link", "customer_id": target})).await;
     assert_eq!(status, StatusCode::OK, "{linked}");

@@ -11,10 +11,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
+use super::access::Access;
 use super::audit;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::domain::Id;
+use crate::domain::access::Scope;
 use crate::domain::identity::Principal;
 use crate::domain::plugin::{PluginKind, PluginRun};
 use crate::domain::sync::{
@@ -265,6 +267,48 @@ async fn get_review(
     ))
 }
 
+/// Linking a record writes the source's orders and facts into an existing customer, and
+/// creating one names its owner: a resolution may do either only within the caller's own reach
+/// over customers, as the customer routes allow (an out-of-reach customer reads as missing).
+/// Without `all` scope a created customer's owner defaults to the caller, as on `POST
+/// /customers`.
+async fn within_customer_reach(
+    state: &AppState,
+    access: &Access,
+    resolution: &mut ReviewResolution,
+) -> ApiResult<()> {
+    let tenant_id = access.principal.tenant_id;
+    let scope = |action: &str| {
+        access.scope_of("customers", action).ok_or_else(|| {
+            ApiError::forbidden(format!(
+                "this resolution needs the customers:{action} permission"
+            ))
+        })
+    };
+    match resolution {
+        ReviewResolution::Link { customer_id } => {
+            let reach = access.visibility_for(scope("update")?);
+            store::customers::ensure_visible(&state.db, tenant_id, *customer_id, reach).await?;
+        }
+        ReviewResolution::Create { owner_id, .. } => {
+            let scope = scope("create")?;
+            if owner_id.is_none() && scope != Scope::All {
+                *owner_id = Some(access.principal.user_id);
+            }
+            let reach = access.visibility_for(scope);
+            if !store::customers::owner_within(&state.db, tenant_id, *owner_id, reach).await? {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "owner_out_of_scope",
+                    "your scope does not reach customers owned by that user",
+                ));
+            }
+        }
+        ReviewResolution::Dismiss => {}
+    }
+    Ok(())
+}
+
 /// Resolve a pending entry: `{"action":"link","customer_id":…}` links the external customer to
 /// an existing one, `{"action":"create"}` creates a customer from it, `{"action":"dismiss"}`
 /// drops it. Orders waiting for the customer are imported with the link.
@@ -274,10 +318,12 @@ async fn get_review(
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn resolve_review(
     State(state): State<AppState>,
-    principal: Principal,
+    access: Access,
     ApiPath(id): ApiPath<Id>,
-    ApiJson(resolution): ApiJson<ReviewResolution>,
+    ApiJson(mut resolution): ApiJson<ReviewResolution>,
 ) -> ApiResult<Json<ReviewItem>> {
+    within_customer_reach(&state, &access, &mut resolution).await?;
+    let principal = &access.principal;
     let tx = begin_write(&state.db).await?;
     let item =
         store::sync::resolve_review(&tx, principal.tenant_id, id, resolution, principal.user_id)
@@ -285,7 +331,7 @@ async fn resolve_review(
     let details = serde_json::json!({"status": item.status, "customer_id": item.customer_id});
     audit::record_action(
         &tx,
-        &principal,
+        principal,
         "update",
         "sync_review",
         &id.to_string(),
