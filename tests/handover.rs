@@ -99,7 +99,6 @@ async fn a_scoped_manager_hands_over_within_reach_and_locks_nobody_out() {
     on_every_backend(|server| async move {
         let tenant = server.tenant("teamhand").await;
         let sales = server.department(&tenant, "SALES").await;
-        let in_sales = json!({"department_id": sales});
         let (manager, manager_token) = server
             .user_with(
                 &tenant,
@@ -108,35 +107,32 @@ async fn a_scoped_manager_hands_over_within_reach_and_locks_nobody_out() {
             )
             .await;
         let (rep, rep_token) = server
-            .user_with(&tenant, "rep@teamhand.test", in_sales.clone())
+            .user_with(
+                &tenant,
+                "rep@teamhand.test",
+                json!({"department_id": sales}),
+            )
             .await;
         let (outsider, outsider_token) = server
             .user_with(&tenant, "far@teamhand.test", json!({}))
             .await;
         let customer = id(&server.customer(&rep_token, "T1", json!({})).await);
         server.customer(&outsider_token, "T2", json!({})).await;
+        let hand_over =
+            async |body: Value| server.post("/api/v1/handovers", &manager_token, body).await;
 
         for (from, to) in [
             (outsider, manager),
             (tenant.admin_id, manager),
             (rep, outsider),
         ] {
-            let (status, error) = server
-                .post(
-                    "/api/v1/handovers",
-                    &manager_token,
-                    json!({"from_user_id": from, "to_user_id": to}),
-                )
-                .await;
+            let (status, error) = hand_over(json!({"from_user_id": from, "to_user_id": to})).await;
             assert_error(status, &error, StatusCode::FORBIDDEN, "owner_out_of_scope");
         }
-        let (status, error) = server
-            .post(
-                "/api/v1/handovers",
-                &manager_token,
-                json!({"from_user_id": rep, "to_user_id": manager, "deactivate_from_user": true}),
-            )
-            .await;
+        let (status, error) = hand_over(
+            json!({"from_user_id": rep, "to_user_id": manager, "deactivate_from_user": true}),
+        )
+        .await;
         assert_error(status, &error, StatusCode::FORBIDDEN, "forbidden");
         for token in [&rep_token, &outsider_token, &tenant.token] {
             assert_eq!(
@@ -154,13 +150,8 @@ async fn a_scoped_manager_hands_over_within_reach_and_locks_nobody_out() {
             "a refused handover moves nothing"
         );
 
-        let (status, checklist) = server
-            .post(
-                "/api/v1/handovers",
-                &manager_token,
-                json!({"from_user_id": rep, "to_user_id": manager}),
-            )
-            .await;
+        let (status, checklist) =
+            hand_over(json!({"from_user_id": rep, "to_user_id": manager})).await;
         assert_eq!(status, StatusCode::OK, "{checklist}");
         assert_eq!(checklist["customers"][0]["customer_id"], customer);
         assert_eq!(checklist["from_user_deactivated"], false);

@@ -16,7 +16,7 @@ use super::audit;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::domain::Id;
-use crate::domain::access::{FieldAccess, Scope, SensitiveField};
+use crate::domain::access::{FieldAccess, Scope, SensitiveField, Visibility};
 use crate::domain::customer::{
     Customer, CustomerFields, CustomerFilter, CustomerInput, CustomerPatch, CustomerSort,
     LifecycleStage,
@@ -149,14 +149,25 @@ impl Masking {
     }
 }
 
-/// Refuses to give a customer an owner outside the caller's scope for `action`.
+/// Refuses to give a customer an owner outside the caller's scope for the route's action.
 async fn check_owner_in_scope(
     state: &AppState,
     access: &Access,
     owner_id: Option<Id>,
 ) -> ApiResult<()> {
+    check_owner_within(state, access, owner_id, access.visibility()).await
+}
+
+/// Refuses an owner outside `reach`, for routes whose own permission is not the customers
+/// scope that decides (e.g. creating a customer from a sync review).
+pub(super) async fn check_owner_within(
+    state: &AppState,
+    access: &Access,
+    owner_id: Option<Id>,
+    reach: Visibility,
+) -> ApiResult<()> {
     let tenant_id = access.principal.tenant_id;
-    if customers::owner_within(&state.db, tenant_id, owner_id, access.visibility()).await? {
+    if customers::owner_within(&state.db, tenant_id, owner_id, reach).await? {
         Ok(())
     } else {
         Err(ApiError::new(

@@ -296,13 +296,7 @@ async fn within_customer_reach(
                 *owner_id = Some(access.principal.user_id);
             }
             let reach = access.visibility_for(scope);
-            if !store::customers::owner_within(&state.db, tenant_id, *owner_id, reach).await? {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "owner_out_of_scope",
-                    "your scope does not reach customers owned by that user",
-                ));
-            }
+            super::customers::check_owner_within(state, access, *owner_id, reach).await?;
         }
         ReviewResolution::Dismiss => {}
     }
