@@ -1,5 +1,6 @@
 //! The audit log: creates, updates and deletes with the changed fields (sensitive values
-//! masked), sign-ins and failed sign-ins, role changes; filtered queries for tenant admins only.
+//! masked), sign-ins and failed sign-ins, role changes; filtered queries for tenant admins only;
+//! sensitive custom fields left out for readers who may not see them.
 
 use rapport_tests::reqwest::{Method, StatusCode};
 use rapport_tests::serde_json::json;
@@ -85,6 +86,44 @@ async fn changes_sign_ins_and_grants_are_logged_with_sensitive_values_masked() {
         let other = server.tenant("unaudited").await;
         let (_, theirs) = server.get("/api/v1/audit", &other.token).await;
         assert!(theirs["items"].as_array().unwrap().iter().all(|i| i["entity"] != "contact"));
+    })
+    .await;
+}
+
+/// An auditor without `customer.sensitive_fields:read` reads the log without the values of the
+/// custom fields the tenant marks sensitive, as the customer API leaves them out; the admin
+/// still reads them, so nothing is lost from the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sensitive_custom_fields_stay_out_of_the_log_for_readers_who_may_not_see_them() {
+    on_every_backend(|server| async move {
+        let tenant = server.tenant("fieldaudit").await;
+        let schema = json!({"custom_field_schema": {"type": "object", "properties": {
+            "credit_limit": {"type": "number", "x-sensitive": true}, "seats": {"type": "integer"}}}});
+        assert_eq!(server.patch("/api/v1/tenant", &tenant.token, schema).await.0, StatusCode::OK);
+        let role = json!({"name": "auditor", "permissions": ["audit:read"]});
+        assert_eq!(server.post("/api/v1/roles", &tenant.token, role).await.0, StatusCode::CREATED);
+        let (_, auditor) = server.user_with(&tenant, "auditor@fieldaudit.test", json!({"role": "auditor"})).await;
+        let fields = json!({"custom_fields": {"credit_limit": 50000, "seats": 12}});
+        let customer = id(&server.customer(&tenant.token, "S1", fields).await);
+        let raised = json!({"custom_fields": {"credit_limit": 90000, "seats": 15}});
+        let (status, body) = server.patch(&format!("/api/v1/customers/{customer}"), &tenant.token, raised).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+
+        let path = format!("/api/v1/audit?entity=customer&entity_id={customer}");
+        let (status, hidden) = server.get(&path, &auditor).await;
+        assert_eq!(status, StatusCode::OK, "{hidden}");
+        let items = hidden["items"].as_array().unwrap();
+        assert_eq!(items.len(), 2, "{hidden}");
+        let update = &items[0]["changes"]["custom_fields"];
+        assert_eq!(update, &json!({"before": {"seats": 12}, "after": {"seats": 15}}), "{hidden}");
+        assert_eq!(items[1]["changes"]["custom_fields"]["after"], json!({"seats": 12}), "{hidden}");
+        assert!(!hidden.to_string().contains("50000"), "{hidden}");
+        assert!(!hidden.to_string().contains("90000"), "{hidden}");
+
+        let (_, whole) = server.get(&path, &tenant.token).await;
+        let update = &whole["items"][0]["changes"]["custom_fields"];
+        assert_eq!(update["before"]["credit_limit"], 50000, "{whole}");
+        assert_eq!(update["after"]["credit_limit"], 90000, "{whole}");
     })
     .await;
 }

@@ -1,7 +1,8 @@
 //! Password sign-in over HTTP: admins set passwords, users sign in for an access token and a
 //! one-time refresh token, refresh rotates them (a reused refresh token revokes the session),
-//! sign-out revokes the session, repeated failures lock the account, and every wrong
-//! combination gets the same 401.
+//! sign-out revokes the session, repeated failures lock the account, every wrong combination
+//! gets the same 401, a new password ends the user's other sessions, and only someone who holds
+//! every permission of a user may reset their password or change their account.
 
 use rapport_tests::reqwest::{Method, StatusCode};
 use rapport_tests::serde_json::{Value, json};
@@ -194,6 +195,72 @@ async fn repeated_failures_lock_and_an_admin_reset_unlocks() {
             .call(Method::PUT, &format!("/api/v1/users/{user_id}/password"), Some(&token), Some(json!({"new_password": PASSWORD})))
             .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    })
+    .await;
+}
+
+/// A user administrator (`users:update` without the rest) must not take over an account that
+/// holds more than they do: resetting the tenant admin's password would hand them the admin's
+/// permissions. A reset of someone within reach ends that user's sessions, and changing one's
+/// own password ends every session but the one that changed it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_reaches_only_users_within_the_callers_permissions_and_ends_their_sessions() {
+    on_every_backend(|server| async move {
+        let admin = server.tenant("resetco").await;
+        for (name, permissions) in [
+            ("user-admin", json!(["users:read", "users:update"])),
+            ("directory", json!(["users:read"])),
+        ] {
+            let body = json!({"name": name, "permissions": permissions});
+            let (status, role) = server.post("/api/v1/roles", &admin.token, body).await;
+            assert_eq!(status, StatusCode::CREATED, "{role}");
+        }
+        assert_eq!(set_password(&server, &admin, admin.admin_id, PASSWORD).await, StatusCode::NO_CONTENT);
+        let (hr_id, hr_token) = server
+            .user_with(&admin, "hr@resetco.test", json!({"role": "user-admin"}))
+            .await;
+        let (clerk_id, _) = server
+            .user_with(&admin, "clerk@resetco.test", json!({"role": "directory"}))
+            .await;
+        let hr = Tenant { id: admin.id, admin_id: hr_id, token: hr_token.clone() };
+
+        // The admin holds what the user administrator does not: no reset, no deactivation.
+        let path = format!("/api/v1/users/{}/password", admin.admin_id);
+        let (status, body) = server
+            .call(Method::PUT, &path, Some(&hr_token), Some(json!({"new_password": "taken over!!"})))
+            .await;
+        let error = assert_error(status, &body, StatusCode::FORBIDDEN, "user_outranks_caller");
+        assert!(error["message"].as_str().unwrap().contains("roles:manage"), "{body}");
+        let (status, body) = server
+            .patch(&format!("/api/v1/users/{}", admin.admin_id), &hr_token, json!({"active": false}))
+            .await;
+        assert_error(status, &body, StatusCode::FORBIDDEN, "user_outranks_caller");
+        let (status, body) = login(&server, "resetco", "admin@resetco.test", PASSWORD).await;
+        assert_eq!(status, StatusCode::OK, "the admin keeps their password and account: {body}");
+        assert_eq!(login(&server, "resetco", "admin@resetco.test", "taken over!!").await.0, StatusCode::UNAUTHORIZED);
+
+        // A clerk holds less, so the user administrator may reset them; their session ends.
+        assert_eq!(set_password(&server, &admin, clerk_id, PASSWORD).await, StatusCode::NO_CONTENT);
+        let (status, before) = login(&server, "resetco", "clerk@resetco.test", PASSWORD).await;
+        assert_eq!(status, StatusCode::OK, "{before}");
+        assert_eq!(me(&server, &before["access_token"]).await, StatusCode::OK);
+        assert_eq!(set_password(&server, &hr, clerk_id, "a fresh clerk passphrase").await, StatusCode::NO_CONTENT);
+        assert_eq!(me(&server, &before["access_token"]).await, StatusCode::UNAUTHORIZED, "a reset ends the old session");
+        assert_eq!(refresh(&server, &before["refresh_token"]).await.0, StatusCode::UNAUTHORIZED);
+
+        // Changing one's own password keeps this session and ends the others.
+        let sign_in = || login(&server, "resetco", "clerk@resetco.test", "a fresh clerk passphrase");
+        let (here, elsewhere) = (sign_in().await.1, sign_in().await.1);
+        let change = json!({"current_password": "a fresh clerk passphrase", "new_password": "the clerk's own passphrase"});
+        let (status, body) = server
+            .call(Method::PUT, "/api/v1/me/password", here["access_token"].as_str(), Some(change))
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+        assert_eq!(me(&server, &here["access_token"]).await, StatusCode::OK, "the changing session goes on");
+        assert_eq!(me(&server, &elsewhere["access_token"]).await, StatusCode::UNAUTHORIZED, "other sessions end");
+        assert_eq!(refresh(&server, &elsewhere["refresh_token"]).await.0, StatusCode::UNAUTHORIZED);
+        let (status, renewed) = refresh(&server, &here["refresh_token"]).await;
+        assert_eq!(status, StatusCode::OK, "{renewed}");
     })
     .await;
 }

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use super::AppState;
 use super::error::ApiError;
 use crate::authz::{self, TenantPolicy};
-use crate::domain::access::{FieldAccess, Scope, Visibility};
+use crate::domain::access::{self as grants, FieldAccess, Scope, Visibility};
 use crate::domain::identity::Principal;
 use crate::store::tokens;
 
@@ -243,6 +243,15 @@ impl Access {
             .scope(self.principal.user_id, resource, action)?;
         let token = authz::token_scope(self.principal.token_scopes.as_deref(), resource, action)?;
         Some(granted.min(token))
+    }
+
+    /// Whether the caller holds `permission`: the same action, in at least its scope.
+    pub fn holds(&self, permission: &grants::Permission) -> bool {
+        let (resource, action) = (permission.resource.as_str(), permission.action.as_str());
+        match permission.scope {
+            Some(needed) => self.scope_of(resource, action) >= Some(needed),
+            None => self.may(resource, action),
+        }
     }
 
     /// The records the route's scope reaches.

@@ -10,11 +10,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
+use super::access::Access;
+use super::customers::Masking;
 use super::error::{ApiResult, ErrorBody};
 use super::extract::ApiQuery;
 use crate::domain::Id;
 use crate::domain::audit::{AuditEntry, AuditFilter, NewAuditEntry, changes};
 use crate::domain::identity::Principal;
+use crate::domain::masking;
 use crate::domain::page::{Page, PageRequest};
 use crate::store::{Connection, audit};
 
@@ -83,14 +86,16 @@ pub struct AuditQuery {
     cursor: Option<String>,
 }
 
-/// The tenant's audit log, newest first, with filters.
+/// The tenant's audit log, newest first, with filters. Changes of custom fields the tenant's
+/// schema marks sensitive are left out unless the caller may read `customer.sensitive_fields`.
 #[utoipa::path(get, path = "/audit", tag = "audit", security(("bearer" = [])), params(AuditQuery),
     responses((status = 200, body = Page<AuditEntry>), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn list_audit_entries(
     State(state): State<AppState>,
-    principal: Principal,
+    access: Access,
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<Page<AuditEntry>>> {
+    let principal = &access.principal;
     let page = PageRequest::parse(query.limit, query.cursor.as_deref(), audit::SORT)?;
     let filter = AuditFilter {
         actor_id: query.actor_id,
@@ -100,7 +105,14 @@ async fn list_audit_entries(
         since: query.since,
         until: query.until,
     };
-    Ok(Json(
-        audit::list(&state.db, principal.tenant_id, &filter, &page).await?,
-    ))
+    let mut entries = audit::list(&state.db, principal.tenant_id, &filter, &page).await?;
+    let Masking { fields, sensitive } = Masking::of(&state, &access).await?;
+    for changes in entries
+        .items
+        .iter_mut()
+        .filter_map(|entry| entry.changes.as_mut())
+    {
+        masking::audit_changes(changes, &fields, &sensitive);
+    }
+    Ok(Json(entries))
 }

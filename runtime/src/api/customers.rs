@@ -352,7 +352,8 @@ async fn customer_360_view(
 
 /// Hand customers of one owner over to another, in one transaction: all of the owner's
 /// customers within your scope, or only the named ones. Both owners must be within your scope,
-/// and deactivating the former owner needs `users:update`, as deactivating any user does.
+/// and deactivating the former owner needs `users:update` and every permission they hold, as
+/// deactivating any user does.
 /// Returns the checklist of what moved, with each customer's last interaction.
 #[utoipa::path(post, path = "/handovers", tag = "customers", security(("bearer" = [])), request_body = HandoverInput,
     responses((status = 200, body = HandoverChecklist), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -366,10 +367,13 @@ async fn hand_over(
     // only hand over someone within reach, and only a user administrator may lock them out.
     check_owner_in_scope(&state, &access, Some(input.from_user_id)).await?;
     check_owner_in_scope(&state, &access, Some(input.to_user_id)).await?;
-    if input.deactivate_from_user && !access.may("users", "update") {
-        return Err(ApiError::forbidden(
-            "deactivating the former owner needs the users:update permission",
-        ));
+    if input.deactivate_from_user {
+        if !access.may("users", "update") {
+            return Err(ApiError::forbidden(
+                "deactivating the former owner needs the users:update permission",
+            ));
+        }
+        super::users::check_manages(&state, &access, input.from_user_id).await?;
     }
     let principal = &access.principal;
     let tx = begin_write(&state.db).await?;

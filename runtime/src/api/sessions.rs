@@ -11,9 +11,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
+use super::access::Access;
 use super::audit;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath};
+use super::users::check_manages;
 use crate::domain::Id;
 use crate::domain::ValidationErrors;
 use crate::domain::audit::NewAuditEntry;
@@ -124,7 +126,8 @@ async fn logout(State(state): State<AppState>, principal: Principal) -> ApiResul
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Set or change one's own password; changing an existing one needs the current one.
+/// Set or change one's own password; changing an existing one needs the current one. Every other
+/// session of the user ends; this one goes on.
 #[utoipa::path(put, path = "/me/password", tag = "auth", security(("bearer" = [])), request_body = PasswordInput,
     responses((status = 204), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn set_own_password(
@@ -151,30 +154,34 @@ async fn set_own_password(
             .into());
         }
     }
-    store_password(
-        &state,
-        principal.tenant_id,
-        principal.user_id,
-        input.new_password,
-    )
-    .await
+    let (tenant_id, user_id) = (principal.tenant_id, principal.user_id);
+    store_password(&state, tenant_id, user_id, input.new_password).await?;
+    sessions::end_sessions_of(&state.db, tenant_id, user_id, Some(principal.token_id)).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
-/// Set another user's password, which also lifts a sign-in lock (tenant admin).
+/// Set another user's password, which also lifts a sign-in lock and ends every session of that
+/// user (tenant admin). A user who holds a permission you do not is out of reach (403
+/// `user_outranks_caller`).
 #[utoipa::path(put, path = "/users/{id}/password", tag = "auth", security(("bearer" = [])),
     params(("id" = i64, Path)), request_body = PasswordInput,
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn set_user_password(
     State(state): State<AppState>,
-    principal: Principal,
+    access: Access,
     ApiPath(id): ApiPath<Id>,
     ApiJson(input): ApiJson<PasswordInput>,
 ) -> ApiResult<StatusCode> {
     let input = input.validate()?;
-    let answer = store_password(&state, principal.tenant_id, id, input.new_password).await?;
+    let principal = &access.principal;
+    check_manages(&state, &access, id).await?;
+    store_password(&state, principal.tenant_id, id, input.new_password).await?;
+    // Resetting one's own password this way keeps the session that did it, as `/me/password` does.
+    let keep = (id == principal.user_id).then_some(principal.token_id);
+    sessions::end_sessions_of(&state.db, principal.tenant_id, id, keep).await?;
     let entry = NewAuditEntry::new(Some(principal.user_id), "password_reset", "user").on(id);
     audit::record(&state, principal.tenant_id, entry).await;
-    Ok(answer)
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn store_password(
@@ -182,8 +189,8 @@ async fn store_password(
     tenant_id: Id,
     user_id: Id,
     password: String,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<()> {
     let hash = blocking(move || passwords::hash(&password)).await?;
     sessions::set_password(&state.db, tenant_id, user_id, hash).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }

@@ -7,12 +7,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
+use super::access::Access;
 use super::audit;
-use super::error::{ApiResult, ErrorBody};
+use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath};
 use crate::domain::Id;
+use crate::domain::access::Permission;
 use crate::domain::identity::{Principal, User, UserInput, UserPatch};
-use crate::store::users;
+use crate::store::{access as policy, users};
 use crate::store::{begin_write, commit};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -75,22 +77,25 @@ async fn get_user(
 
 /// Rename, move to a department, deactivate or reactivate a user. Roles change through
 /// `PUT/DELETE /users/{id}/roles/{role}`. Users are never
-/// deleted, so authorship of their records stays.
+/// deleted, so authorship of their records stays. Another user who holds a permission you do
+/// not is out of reach (403 `user_outranks_caller`).
 #[utoipa::path(patch, path = "/users/{id}", tag = "users", security(("bearer" = [])), params(("id" = i64, Path)),
-    request_body = UserPatch, responses((status = 200, body = User), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    request_body = UserPatch, responses((status = 200, body = User), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn update_user(
     State(state): State<AppState>,
-    principal: Principal,
+    access: Access,
     ApiPath(id): ApiPath<Id>,
     ApiJson(patch): ApiJson<UserPatch>,
 ) -> ApiResult<Json<User>> {
+    let principal = &access.principal;
     let patch = patch.validate(id == principal.user_id)?;
     let before = users::get(&state.db, principal.tenant_id, id).await?;
+    check_manages(&state, &access, id).await?;
     let tx = begin_write(&state.db).await?;
     let user = users::update(&tx, principal.tenant_id, id, patch).await?;
     audit::record_change(
         &tx,
-        &principal,
+        principal,
         "update",
         "user",
         id,
@@ -100,4 +105,36 @@ async fn update_user(
     .await?;
     commit(tx).await?;
     Ok(Json(user))
+}
+
+/// Refuses to act on another user (reset their password, deactivate or edit them) who holds a
+/// permission the caller does not: `users:update` alone must not open a tenant admin's account
+/// to a user administrator, who could then act with the admin's permissions.
+pub(super) async fn check_manages(state: &AppState, access: &Access, user_id: Id) -> ApiResult<()> {
+    let tenant_id = access.principal.tenant_id;
+    if user_id == access.principal.user_id {
+        return Ok(());
+    }
+    let held = policy::effective_permissions(&state.db, tenant_id, user_id).await?;
+    let beyond: Vec<String> = held
+        .permissions
+        .iter()
+        .filter(|text| {
+            // A line this version cannot read grants nothing, so it outranks no one.
+            text.parse::<Permission>()
+                .is_ok_and(|permission| !access.holds(&permission))
+        })
+        .cloned()
+        .collect();
+    if beyond.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "user_outranks_caller",
+        format!(
+            "that user holds permissions you do not ({}); only someone who holds them all may manage the account",
+            beyond.join(", ")
+        ),
+    ))
 }

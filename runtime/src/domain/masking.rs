@@ -79,6 +79,23 @@ pub fn customer(customer: &mut Customer, access: &FieldAccess, sensitive: &[Stri
     }
 }
 
+/// Omits sensitive custom fields from an audit entry's `custom_fields` change, as [`customer`]
+/// omits them from the record: the log keeps every value, and a reader sees what they could
+/// see of the customer itself.
+pub fn audit_changes(changes: &mut Value, access: &FieldAccess, sensitive: &[String]) {
+    if access.can_read(SensitiveField::CustomerSensitiveFields) {
+        return;
+    }
+    let Some(change) = changes.get_mut("custom_fields") else {
+        return;
+    };
+    for side in ["before", "after"] {
+        if let Some(fields) = change.get_mut(side).and_then(Value::as_object_mut) {
+            fields.retain(|name, _| !sensitive.contains(name));
+        }
+    }
+}
+
 pub fn customer_360(view: &mut Customer360, access: &FieldAccess, sensitive: &[String]) {
     customer(&mut view.profile, access, sensitive);
     for one in &mut view.contacts {

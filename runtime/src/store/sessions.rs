@@ -184,6 +184,35 @@ async fn revoke_session(db: &impl ConnectionTrait, session: &str) -> StoreResult
     Ok(())
 }
 
+/// Revokes the user's sign-in sessions, all but the one `keep_token` (a token of the caller's
+/// own session) belongs to: a new password must shut out whoever held the old one. Integration
+/// tokens stay; they are revoked one by one through `/tokens`.
+pub async fn end_sessions_of(
+    db: &impl ConnectionTrait,
+    tenant_id: Id,
+    user_id: Id,
+    keep_token: Option<Id>,
+) -> StoreResult<()> {
+    let kept = match keep_token {
+        Some(id) => api_token::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .and_then(|token| token.session),
+        None => None,
+    };
+    let mut revoke = api_token::Entity::update_many()
+        .col_expr(api_token::Column::RevokedAt, Expr::value(Some(Utc::now())))
+        .filter(api_token::Column::TenantId.eq(tenant_id))
+        .filter(api_token::Column::UserId.eq(user_id))
+        .filter(api_token::Column::Session.is_not_null())
+        .filter(api_token::Column::RevokedAt.is_null());
+    if let Some(kept) = kept {
+        revoke = revoke.filter(api_token::Column::Session.ne(kept));
+    }
+    revoke.exec(db).await?;
+    Ok(())
+}
+
 /// Sets a user's password hash; an admin reset also lifts a lock.
 pub async fn set_password(
     db: &impl ConnectionTrait,
