@@ -1,7 +1,8 @@
 //! The customer 360° view, `GET /api/v1/customers/{id}/360`: profile with tags and quality
 //! flags, contacts (primary first), recent interactions and days since the last contact, order
 //! statistics per currency (exact decimal sums, cancelled and refunded orders excluded, the last
-//! 90 days), and the satisfaction summary. Every expected figure is computed by hand here.
+//! 90 days), and the satisfaction summary. Every expected figure is computed by hand here. A
+//! part the caller may not read through its own routes is left empty and named in `withheld`.
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use rapport_tests::reqwest::StatusCode;
@@ -352,6 +353,97 @@ async fn a_customer_without_records_has_an_empty_view() {
             .get(&format!("/api/v1/customers/{customer_id}/360"), token)
             .await;
         not_found(status, &error);
+    })
+    .await;
+}
+
+/// `customers:read` shows the profile; contacts, interactions, orders and satisfaction each need
+/// their own read grant in a scope that reaches the customer, as their own routes do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parts_the_role_may_not_read_are_withheld() {
+    on_every_backend(|server| async move {
+        let tenant = server.tenant("partial").await;
+        let token = tenant.token.as_str();
+        let permissions = [
+            "customers:read:all",
+            "contacts:read:own",
+            "satisfaction:read:all",
+        ];
+        let role = json!({"name": "profile-reader", "permissions": permissions});
+        assert_eq!(
+            server.post("/api/v1/roles", token, role).await.0,
+            StatusCode::CREATED
+        );
+        let (_, reader) = server
+            .user_with(
+                &tenant,
+                "reader@partial.test",
+                json!({"role": "profile-reader"}),
+            )
+            .await;
+        let customer = id(&server.customer(token, "P1", json!({})).await);
+        let path = |part: &str| format!("/api/v1/customers/{customer}/{part}");
+        create(&server, token, &path("contacts"), json!({"name": "Wang"})).await;
+        create(
+            &server,
+            token,
+            &path("interactions"),
+            json!({"channel": "phone", "summary": "x"}),
+        )
+        .await;
+        create(
+            &server,
+            token,
+            &path("satisfaction"),
+            json!({"kind": "nps", "value": 9}),
+        )
+        .await;
+        order(
+            &server,
+            token,
+            customer,
+            &days_ago(Utc::now(), 1),
+            "5",
+            "CNY",
+            "confirmed",
+        )
+        .await;
+
+        let view = read(&server, &reader, &path("360")).await;
+        assert_eq!(view["profile"]["code"], "P1", "{view}");
+        // Contacts only of their own customers (this one is the admin's), no interactions or
+        // orders at all; satisfaction everywhere.
+        assert_eq!(
+            view["withheld"],
+            json!(["contacts", "interactions", "orders"]),
+            "{view}"
+        );
+        assert_eq!(view["contacts"], json!([]), "{view}");
+        assert_eq!(view["recent_interactions"], json!([]), "{view}");
+        assert!(
+            view["last_contact_at"].is_null() && view["days_since_last_contact"].is_null(),
+            "{view}"
+        );
+        assert_eq!(view["order_stats"]["order_count"], 0, "{view}");
+        assert!(view["order_stats"]["last_order"].is_null(), "{view}");
+        assert_eq!(view["satisfaction"]["latest"][0]["value"], 9.0, "{view}");
+        let refused = [
+            ("contacts", StatusCode::NOT_FOUND),
+            ("interactions", StatusCode::FORBIDDEN),
+            ("orders", StatusCode::FORBIDDEN),
+        ];
+        for (part, refusal) in refused {
+            let (status, _) = server.get(&path(part), &reader).await;
+            assert_eq!(
+                status, refusal,
+                "{part} is no more readable through its own route"
+            );
+        }
+
+        let whole = read(&server, token, &path("360")).await;
+        assert_eq!(whole["withheld"], json!([]), "{whole}");
+        assert_eq!(whole["contacts"][0]["name"], "Wang", "{whole}");
+        assert_eq!(whole["order_stats"]["order_count"], 1, "{whole}");
     })
     .await;
 }

@@ -21,7 +21,7 @@ use crate::domain::customer::{
     Customer, CustomerFields, CustomerFilter, CustomerInput, CustomerPatch, CustomerSort,
     LifecycleStage,
 };
-use crate::domain::customer360::{self, Customer360};
+use crate::domain::customer360::{self, Customer360, Section};
 use crate::domain::handover::{HandoverChecklist, HandoverInput};
 use crate::domain::masking;
 use crate::domain::page::{Page, PageRequest};
@@ -313,7 +313,8 @@ pub struct View360Query {
 }
 
 /// Everything about one customer in one call: profile, contacts, recent interactions, order
-/// statistics, days since last contact, satisfaction history, tags and tier.
+/// statistics, days since last contact, satisfaction history, tags and tier. A part the caller
+/// may not read through its own routes is left empty and named in `withheld`.
 #[utoipa::path(get, path = "/customers/{id}/360", tag = "customers", security(("bearer" = [])),
     params(("id" = i64, Path), View360Query),
     responses((status = 200, body = Customer360), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -345,9 +346,34 @@ async fn customer_360_view(
         Utc::now(),
     )
     .await?;
+    withhold_unreadable_sections(&state, &access, &mut view).await?;
     let masking = Masking::of(&state, &access).await?;
     masking::customer_360(&mut view, &masking.fields, &masking.sensitive);
     Ok(Json(view))
+}
+
+/// `customers:read` shows the profile; each other part of the view needs its own `read` grant
+/// in a scope that reaches this customer, as its own routes do.
+async fn withhold_unreadable_sections(
+    state: &AppState,
+    access: &Access,
+    view: &mut Customer360,
+) -> ApiResult<()> {
+    let tenant_id = access.principal.tenant_id;
+    let owner = view.profile.owner_id;
+    for section in Section::ALL {
+        let readable = match access.scope_of(section.resource(), "read") {
+            None => false,
+            Some(scope) => {
+                let reach = access.visibility_for(scope);
+                customers::owner_within(&state.db, tenant_id, owner, reach).await?
+            }
+        };
+        if !readable {
+            view.withhold(section);
+        }
+    }
+    Ok(())
 }
 
 /// Hand customers of one owner over to another, in one transaction: all of the owner's

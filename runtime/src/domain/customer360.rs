@@ -29,6 +29,56 @@ pub struct Customer360 {
     pub days_since_last_contact: Option<i64>,
     pub order_stats: OrderStats,
     pub satisfaction: SatisfactionSummary,
+    /// The parts your role may not read for this customer (no `read` grant on their resource
+    /// whose scope reaches it): left empty, and named here so that empty is not read as none.
+    pub withheld: Vec<Section>,
+}
+
+/// A part of the view that has its own read permission, beyond `customers:read`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Section {
+    Contacts,
+    Interactions,
+    Orders,
+    Satisfaction,
+}
+
+impl Section {
+    pub const ALL: [Section; 4] = [
+        Section::Contacts,
+        Section::Interactions,
+        Section::Orders,
+        Section::Satisfaction,
+    ];
+
+    /// The resource whose `read` grant the section needs.
+    pub const fn resource(self) -> &'static str {
+        match self {
+            Section::Contacts => "contacts",
+            Section::Interactions => "interactions",
+            Section::Orders => "orders",
+            Section::Satisfaction => "satisfaction",
+        }
+    }
+}
+
+impl Customer360 {
+    /// Empties `section` and names it in `withheld`; what derives from it goes too (the last
+    /// contact comes from the interactions).
+    pub fn withhold(&mut self, section: Section) {
+        match section {
+            Section::Contacts => self.contacts.clear(),
+            Section::Interactions => {
+                self.recent_interactions.clear();
+                self.last_contact_at = None;
+                self.days_since_last_contact = None;
+            }
+            Section::Orders => self.order_stats = OrderStats::default(),
+            Section::Satisfaction => self.satisfaction = SatisfactionSummary::default(),
+        }
+        self.withheld.push(section);
+    }
 }
 
 /// Order statistics over counted orders (cancelled and refunded ones are excluded).

@@ -46,6 +46,7 @@ pub async fn load(
         days_since_last_contact: view::days_since(last_contact_at, now),
         order_stats,
         satisfaction: SatisfactionSummary::from_history(history),
+        withheld: Vec::new(),
     })
 }
 
