@@ -120,8 +120,17 @@ async fn sensitive_custom_fields_stay_out_of_the_log_for_readers_who_may_not_see
         assert!(!hidden.to_string().contains("50000"), "{hidden}");
         assert!(!hidden.to_string().contains("90000"), "{hidden}");
 
-        let (_, whole) = server.get(&path, &tenant.token).await;
-        let update = &whole["items"][0]["changes"]["custom_fields"];
+        // A change of the hidden field alone does not show that it changed.
+        let hidden_only = json!({"custom_fields": {"credit_limit": 1000, "seats": 15}});
+        let (status, body) = server.patch(&format!("/api/v1/customers/{customer}"), &tenant.token, hidden_only).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (_, latest) = server.get(&path, &auditor).await;
+        assert_eq!(latest["items"].as_array().unwrap().len(), 3, "{latest}");
+        assert!(latest["items"][0]["changes"].get("custom_fields").is_none(), "{latest}");
+        let (_, whole) = server.get(&format!("{path}&limit=2"), &tenant.token).await;
+        assert_eq!(whole["items"][0]["changes"]["custom_fields"]["after"]["credit_limit"], 1000, "{whole}");
+        let whole = &whole["items"][1];
+        let update = &whole["changes"]["custom_fields"];
         assert_eq!(update["before"]["credit_limit"], 50000, "{whole}");
         assert_eq!(update["after"]["credit_limit"], 90000, "{whole}");
     })

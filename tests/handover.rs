@@ -156,6 +156,13 @@ async fn a_scoped_manager_hands_over_within_reach_and_locks_nobody_out() {
         assert_eq!(checklist["customers"][0]["customer_id"], customer);
         assert_eq!(checklist["from_user_deactivated"], false);
         assert_eq!(server.get("/api/v1/me", &rep_token).await.0, StatusCode::OK);
+
+        // Nobody hands themselves over into a locked account, not even an admin.
+        let body = json!({"from_user_id": tenant.admin_id, "to_user_id": manager, "deactivate_from_user": true});
+        let (status, error) = server.post("/api/v1/handovers", &tenant.token, body).await;
+        assert_error(status, &error, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(error["error"]["details"][0]["code"], "self_lockout", "{error}");
+        assert_eq!(server.get("/api/v1/me", &tenant.token).await.0, StatusCode::OK);
     })
     .await;
 }

@@ -208,7 +208,7 @@ async fn a_reset_reaches_only_users_within_the_callers_permissions_and_ends_thei
     on_every_backend(|server| async move {
         let admin = server.tenant("resetco").await;
         for (name, permissions) in [
-            ("user-admin", json!(["users:read", "users:update"])),
+            ("user-admin", json!(["users:read", "users:create", "users:update", "tokens:manage"])),
             ("directory", json!(["users:read"])),
         ] {
             let body = json!({"name": name, "permissions": permissions});
@@ -238,6 +238,22 @@ async fn a_reset_reaches_only_users_within_the_callers_permissions_and_ends_thei
         let (status, body) = login(&server, "resetco", "admin@resetco.test", PASSWORD).await;
         assert_eq!(status, StatusCode::OK, "the admin keeps their password and account: {body}");
         assert_eq!(login(&server, "resetco", "admin@resetco.test", "taken over!!").await.0, StatusCode::UNAUTHORIZED);
+        // Nor a token in the admin's name, nor a new user with the admin's role.
+        let (status, body) = server
+            .post("/api/v1/tokens", &hr_token, json!({"name": "mine now", "user_id": admin.admin_id}))
+            .await;
+        assert_error(status, &body, StatusCode::FORBIDDEN, "user_outranks_caller");
+        let second_admin = json!({"email": "ally@resetco.test", "display_name": "Ally", "role": "tenant-admin"});
+        let (status, body) = server.post("/api/v1/users", &hr_token, second_admin).await;
+        assert_error(status, &body, StatusCode::FORBIDDEN, "role_outranks_caller");
+        let (_, users) = server.get("/api/v1/users", &admin.token).await;
+        assert_eq!(users.as_array().unwrap().len(), 3, "no user was added: {users}");
+        let clerk_two = json!({"email": "clerk2@resetco.test", "display_name": "Clerk", "role": "directory"});
+        assert_eq!(server.post("/api/v1/users", &hr_token, clerk_two).await.0, StatusCode::CREATED);
+        let (status, body) = server
+            .post("/api/v1/tokens", &hr_token, json!({"name": "clerk's", "user_id": clerk_id}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "a token for a user within reach: {body}");
 
         // A clerk holds less, so the user administrator may reset them; their session ends.
         assert_eq!(set_password(&server, &admin, clerk_id, PASSWORD).await, StatusCode::NO_CONTENT);

@@ -394,6 +394,14 @@ async fn hand_over(
     check_owner_in_scope(&state, &access, Some(input.from_user_id)).await?;
     check_owner_in_scope(&state, &access, Some(input.to_user_id)).await?;
     if input.deactivate_from_user {
+        if input.from_user_id == access.principal.user_id {
+            return Err(ValidationErrors::single(
+                "deactivate_from_user",
+                "self_lockout",
+                "you cannot deactivate yourself",
+            )
+            .into());
+        }
         if !access.may("users", "update") {
             return Err(ApiError::forbidden(
                 "deactivating the former owner needs the users:update permission",

@@ -22,6 +22,7 @@ use crate::domain::audit::NewAuditEntry;
 use crate::domain::identity::{LoginInput, PasswordInput, Principal, RefreshInput, SessionTokens};
 use crate::passwords;
 use crate::store::sessions::{self, Refusal};
+use crate::store::{audit as audit_log, begin_write, commit};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -154,9 +155,12 @@ async fn set_own_password(
             .into());
         }
     }
+    let hash = hashed(input.new_password).await?;
     let (tenant_id, user_id) = (principal.tenant_id, principal.user_id);
-    store_password(&state, tenant_id, user_id, input.new_password).await?;
-    sessions::end_sessions_of(&state.db, tenant_id, user_id, Some(principal.token_id)).await?;
+    let tx = begin_write(&state.db).await?;
+    sessions::set_password(&tx, tenant_id, user_id, hash).await?;
+    sessions::end_sessions_of(&tx, tenant_id, user_id, Some(principal.token_id)).await?;
+    commit(tx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -175,22 +179,20 @@ async fn set_user_password(
     let input = input.validate()?;
     let principal = &access.principal;
     check_manages(&state, &access, id).await?;
-    store_password(&state, principal.tenant_id, id, input.new_password).await?;
+    let hash = hashed(input.new_password).await?;
+    let tenant_id = principal.tenant_id;
     // Resetting one's own password this way keeps the session that did it, as `/me/password` does.
     let keep = (id == principal.user_id).then_some(principal.token_id);
-    sessions::end_sessions_of(&state.db, principal.tenant_id, id, keep).await?;
+    // The password, the end of the old sessions and the entry land together or not at all.
+    let tx = begin_write(&state.db).await?;
+    sessions::set_password(&tx, tenant_id, id, hash).await?;
+    sessions::end_sessions_of(&tx, tenant_id, id, keep).await?;
     let entry = NewAuditEntry::new(Some(principal.user_id), "password_reset", "user").on(id);
-    audit::record(&state, principal.tenant_id, entry).await;
+    audit_log::append(&tx, tenant_id, entry).await?;
+    commit(tx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn store_password(
-    state: &AppState,
-    tenant_id: Id,
-    user_id: Id,
-    password: String,
-) -> ApiResult<()> {
-    let hash = blocking(move || passwords::hash(&password)).await?;
-    sessions::set_password(&state.db, tenant_id, user_id, hash).await?;
-    Ok(())
+async fn hashed(password: String) -> ApiResult<String> {
+    blocking(move || passwords::hash(&password)).await
 }

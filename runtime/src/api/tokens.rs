@@ -36,7 +36,8 @@ async fn list_tokens(
     ))
 }
 
-/// Issue a token for the caller, or for another user of the tenant (tenant admin).
+/// Issue a token for the caller, or for another user of the tenant (tenant admin) who holds no
+/// permission the caller does not (else 403 `user_outranks_caller`).
 #[utoipa::path(post, path = "/tokens", tag = "tokens", security(("bearer" = [])), request_body = ApiTokenInput,
     responses((status = 201, body = IssuedToken), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_token(
@@ -55,6 +56,9 @@ async fn create_token(
             ));
         }
         users::get(&state.db, principal.tenant_id, user_id).await?;
+        // A token carries its user's permissions: one for a user who holds more than the
+        // caller would hand the caller those permissions.
+        super::users::check_manages(&state, &access, user_id).await?;
     }
     let expires_at = input
         .expires_in_days

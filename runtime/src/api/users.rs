@@ -12,9 +12,9 @@ use super::audit;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath};
 use crate::domain::Id;
-use crate::domain::access::Permission;
+use crate::domain::access::{DEFAULT_ROLE, Permission};
 use crate::domain::identity::{Principal, User, UserInput, UserPatch};
-use crate::store::{access as policy, users};
+use crate::store::{StoreError, access as policy, users};
 use crate::store::{begin_write, commit};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -41,26 +41,22 @@ async fn list_users(
     Ok(Json(users::list(&state.db, principal.tenant_id).await?))
 }
 
-/// Add a user to the tenant (tenant admin).
+/// Add a user to the tenant (tenant admin). Giving them a role (by default `account-manager`)
+/// needs every permission of that role (403 `role_outranks_caller`).
 #[utoipa::path(post, path = "/users", tag = "users", security(("bearer" = [])), request_body = UserInput,
     responses((status = 201, body = User), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_user(
     State(state): State<AppState>,
-    principal: Principal,
+    access: Access,
     ApiJson(input): ApiJson<UserInput>,
 ) -> ApiResult<(StatusCode, Json<User>)> {
+    let input = input.validate()?;
+    let principal = &access.principal;
+    let role = input.role.as_deref().unwrap_or(DEFAULT_ROLE);
+    check_may_confer(&state, &access, role).await?;
     let tx = begin_write(&state.db).await?;
-    let user = users::create(&tx, principal.tenant_id, input.validate()?).await?;
-    audit::record_change(
-        &tx,
-        &principal,
-        "create",
-        "user",
-        user.id,
-        None,
-        Some(&user),
-    )
-    .await?;
+    let user = users::create(&tx, principal.tenant_id, input).await?;
+    audit::record_change(&tx, principal, "create", "user", user.id, None, Some(&user)).await?;
     commit(tx).await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
@@ -107,34 +103,60 @@ async fn update_user(
     Ok(Json(user))
 }
 
-/// Refuses to act on another user (reset their password, deactivate or edit them) who holds a
-/// permission the caller does not: `users:update` alone must not open a tenant admin's account
-/// to a user administrator, who could then act with the admin's permissions.
+/// Refuses to act on another user (reset their password, deactivate or edit them, issue them a
+/// token) who holds a permission the caller does not: `users:update` alone must not open a
+/// tenant admin's account to a user administrator, who could then act with the admin's
+/// permissions.
 pub(super) async fn check_manages(state: &AppState, access: &Access, user_id: Id) -> ApiResult<()> {
-    let tenant_id = access.principal.tenant_id;
     if user_id == access.principal.user_id {
         return Ok(());
     }
+    let tenant_id = access.principal.tenant_id;
     let held = policy::effective_permissions(&state.db, tenant_id, user_id).await?;
-    let beyond: Vec<String> = held
-        .permissions
+    match beyond_caller(access, &held.permissions) {
+        None => Ok(()),
+        Some(beyond) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "user_outranks_caller",
+            format!(
+                "that user holds permissions you do not ({beyond}); only someone who holds them all may manage the account"
+            ),
+        )),
+    }
+}
+
+/// Refuses to give a new user a role that grants more than the caller holds. An unknown role
+/// passes here; creating the user reports it.
+async fn check_may_confer(state: &AppState, access: &Access, role: &str) -> ApiResult<()> {
+    let tenant_id = access.principal.tenant_id;
+    let role = match policy::get_role(&state.db, tenant_id, role).await {
+        Ok(role) => role,
+        Err(StoreError::NotFound(_)) => return Ok(()),
+        Err(error) => return Err(error.into()),
+    };
+    match beyond_caller(access, &role.permissions) {
+        None => Ok(()),
+        Some(beyond) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "role_outranks_caller",
+            format!(
+                "role {} grants permissions you do not hold ({beyond})",
+                role.name
+            ),
+        )),
+    }
+}
+
+/// The permissions among `permissions` the caller does not hold, listed; `None` when it holds
+/// them all. A line this version cannot read grants nothing, so it outranks no one.
+fn beyond_caller(access: &Access, permissions: &[String]) -> Option<String> {
+    let beyond: Vec<&str> = permissions
         .iter()
         .filter(|text| {
-            // A line this version cannot read grants nothing, so it outranks no one.
             text.parse::<Permission>()
                 .is_ok_and(|permission| !access.holds(&permission))
         })
-        .cloned()
+        .map(String::as_str)
         .collect();
-    if beyond.is_empty() {
-        return Ok(());
-    }
-    Err(ApiError::new(
-        StatusCode::FORBIDDEN,
-        "user_outranks_caller",
-        format!(
-            "that user holds permissions you do not ({}); only someone who holds them all may manage the account",
-            beyond.join(", ")
-        ),
-    ))
+    (!beyond.is_empty()).then(|| beyond.join(", "))
 }

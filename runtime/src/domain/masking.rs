@@ -94,6 +94,12 @@ pub fn audit_changes(changes: &mut Value, access: &FieldAccess, sensitive: &[Str
             fields.retain(|name, _| !sensitive.contains(name));
         }
     }
+    // A change of hidden fields only would still show that they changed.
+    if change.get("before") == change.get("after")
+        && let Some(changes) = changes.as_object_mut()
+    {
+        changes.remove("custom_fields");
+    }
 }
 
 pub fn customer_360(view: &mut Customer360, access: &FieldAccess, sensitive: &[String]) {

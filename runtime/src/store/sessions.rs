@@ -185,8 +185,9 @@ async fn revoke_session(db: &impl ConnectionTrait, session: &str) -> StoreResult
 }
 
 /// Revokes the user's sign-in sessions, all but the one `keep_token` (a token of the caller's
-/// own session) belongs to: a new password must shut out whoever held the old one. Integration
-/// tokens stay; they are revoked one by one through `/tokens`.
+/// own session) belongs to: whoever signed in with the old password is signed out. Integration
+/// tokens stay, so that a reset does not break integrations; they are revoked one by one
+/// through `/tokens`.
 pub async fn end_sessions_of(
     db: &impl ConnectionTrait,
     tenant_id: Id,
