@@ -525,3 +525,32 @@ async fn two_processes_run_a_scheduled_rule_once() {
     })
     .await;
 }
+
+/// Runs of one rule at the same moment (the scheduler's, a manual one, an event's) fire it once
+/// per customer: on PostgreSQL each firing holds a lock on its rule and customer while it checks
+/// and acts, where two runs used to both find that it may fire.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_of_one_rule_at_once_fire_it_once_per_customer() {
+    on_every_backend(|server| async move {
+        let tenant = server.tenant("racing").await;
+        let token = tenant.token.as_str();
+        for n in 0..8 {
+            server.customer(token, &format!("R{n}"), json!({"tags": ["race"]})).await;
+        }
+        let rule = json!({"name": "Race check", "trigger": {"type": "schedule", "every_hours": 24},
+            "conditions": [{"fact": "tags", "op": "contains", "value": "race"}],
+            "actions": [{"type": "create_task", "title": "Check {customer}", "assignee": "owner"}],
+            "repeat_after_days": 30});
+        let (status, created) = server.post("/api/v1/automation/rules", token, rule).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let rule = id(&created);
+        let run = || run_rule(&server, token, rule);
+        let reports = tokio::join!(run(), run(), run(), run());
+        let reports = [reports.0, reports.1, reports.2, reports.3];
+        let fired: u64 = reports.iter().map(|r| r["fired"].as_u64().unwrap()).sum();
+        assert_eq!(fired, 8, "{reports:?}");
+        let sql = format!("SELECT COUNT(*) AS n FROM tasks WHERE rule_id = '{rule}'");
+        assert_eq!(count(&server, &sql).await, 8, "{reports:?}");
+    })
+    .await;
+}

@@ -122,6 +122,7 @@ async fn fire(
     subject: &RuleSubject,
     now: DateTime<Utc>,
 ) -> StoreResult<bool> {
+    automation::lock_firing(db, rule.id, subject.customer_id).await?;
     if !automation::may_fire(db, tenant_id, rule, subject.customer_id, now).await? {
         return Ok(false);
     }

@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 
 use super::entity::{automation_rule, rule_firing, task};
@@ -191,6 +191,29 @@ pub async fn install_defaults_everywhere(db: &impl ConnectionTrait) -> StoreResu
     }
     Ok(())
 }
+
+/// Holds, until the transaction ends, the right to fire `rule_id` for `customer_id`. Two runs
+/// of one rule at once (the scheduler's and a manual one, or an event's) would otherwise both
+/// find on PostgreSQL that it may fire, and both fire; SQLite's write transactions are serial
+/// already. Two pairs may share a lock key, which only makes them wait for each other.
+pub async fn lock_firing(
+    db: &impl ConnectionTrait,
+    rule_id: Id,
+    customer_id: Id,
+) -> StoreResult<()> {
+    let backend = db.get_database_backend();
+    if backend != DbBackend::Postgres {
+        return Ok(());
+    }
+    let key = rule_id.wrapping_mul(FIRING_LOCK_MULTIPLIER) ^ customer_id;
+    let lock =
+        Statement::from_sql_and_values(backend, "SELECT pg_advisory_xact_lock($1)", [key.into()]);
+    db.query_one_raw(lock).await?;
+    Ok(())
+}
+
+/// Spreads rule ids over the lock key space (an odd constant, the 64-bit golden ratio).
+const FIRING_LOCK_MULTIPLIER: i64 = 0x9E37_79B9_7F4A_7C15_u64 as i64;
 
 /// Whether `rule` may fire for `customer_id` now: it has not fired within its repeat window
 /// (ever, for once-per-customer rules), and no task it made for the customer is still open.
