@@ -535,7 +535,9 @@ async fn runs_of_one_rule_at_once_fire_it_once_per_customer() {
         let tenant = server.tenant("racing").await;
         let token = tenant.token.as_str();
         for n in 0..8 {
-            server.customer(token, &format!("R{n}"), json!({"tags": ["race"]})).await;
+            server
+                .customer(token, &format!("R{n}"), json!({"tags": ["race"]}))
+                .await;
         }
         let rule = json!({"name": "Race check", "trigger": {"type": "schedule", "every_hours": 24},
             "conditions": [{"fact": "tags", "op": "contains", "value": "race"}],

@@ -190,6 +190,12 @@ async fn repeated_failures_lock_and_an_admin_reset_unlocks() {
         let (status, body) = login(&server, "lockco", "rep@lockco.test", "my own passphrase!").await;
         assert_error(status, &body, StatusCode::UNAUTHORIZED, "invalid_credentials");
         assert_eq!(server.get("/api/v1/me", &token).await.0, StatusCode::UNAUTHORIZED, "a deactivated user's session dies");
+        let (status, _) = server.patch(&format!("/api/v1/users/{user_id}"), &admin.token, json!({"active": true})).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(server.get("/api/v1/me", &token).await.0, StatusCode::UNAUTHORIZED, "reactivation revives no session");
+        assert_eq!(refresh(&server, &session["refresh_token"]).await.0, StatusCode::UNAUTHORIZED);
+        let (status, _) = server.patch(&format!("/api/v1/users/{user_id}"), &admin.token, json!({"active": false})).await;
+        assert_eq!(status, StatusCode::OK);
 
         let (status, body) = server
             .call(Method::PUT, &format!("/api/v1/users/{user_id}/password"), Some(&token), Some(json!({"new_password": PASSWORD})))

@@ -71,6 +71,7 @@ pub async fn hand_over(
             .filter(user::Column::Id.eq(input.from_user_id))
             .exec(&tx)
             .await?;
+        super::sessions::end_sessions_of(&tx, tenant_id, input.from_user_id, None).await?;
     }
     let mut items = Vec::with_capacity(moving.len());
     for row in moving {

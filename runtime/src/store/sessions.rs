@@ -185,7 +185,8 @@ async fn revoke_session(db: &impl ConnectionTrait, session: &str) -> StoreResult
 }
 
 /// Revokes the user's sign-in sessions, all but the one `keep_token` (a token of the caller's
-/// own session) belongs to: whoever signed in with the old password is signed out. Integration
+/// own session) belongs to: on a new password, whoever signed in with the old one is signed
+/// out; on deactivation, a later reactivation does not revive the sessions. Integration
 /// tokens stay, so that a reset does not break integrations; they are revoked one by one
 /// through `/tokens`.
 pub async fn end_sessions_of(

@@ -141,6 +141,10 @@ pub async fn update(
     if let Some(active) = patch.active {
         row.active = Set(active);
     }
+    if patch.active == Some(false) {
+        // Reactivation must not revive the sessions the user had.
+        super::sessions::end_sessions_of(db, tenant_id, id, None).await?;
+    }
     row.updated_at = Set(Utc::now());
     with_roles(db, row.update(db).await?).await
 }
