@@ -353,7 +353,8 @@ async fn customer_360_view(
 }
 
 /// `customers:read` shows the profile; each other part of the view needs its own `read` grant
-/// in a scope that reaches this customer, as its own routes do.
+/// in a scope that reaches this customer, as its own routes do. A scope at least as wide as the
+/// `customers:read` one that found the customer reaches it without asking the database.
 async fn withhold_unreadable_sections(
     state: &AppState,
     access: &Access,
@@ -364,6 +365,7 @@ async fn withhold_unreadable_sections(
     for section in Section::ALL {
         let readable = match access.scope_of(section.resource(), "read") {
             None => false,
+            Some(scope) if Some(scope) >= access.scope => true,
             Some(scope) => {
                 let reach = access.visibility_for(scope);
                 customers::owner_within(&state.db, tenant_id, owner, reach).await?

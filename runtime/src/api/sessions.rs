@@ -158,8 +158,7 @@ async fn set_own_password(
     let hash = hashed(input.new_password).await?;
     let (tenant_id, user_id) = (principal.tenant_id, principal.user_id);
     let tx = begin_write(&state.db).await?;
-    sessions::set_password(&tx, tenant_id, user_id, hash).await?;
-    sessions::end_sessions_of(&tx, tenant_id, user_id, Some(principal.token_id)).await?;
+    sessions::set_password(&tx, tenant_id, user_id, hash, Some(principal.token_id)).await?;
     commit(tx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -185,8 +184,7 @@ async fn set_user_password(
     let keep = (id == principal.user_id).then_some(principal.token_id);
     // The password, the end of the old sessions and the entry land together or not at all.
     let tx = begin_write(&state.db).await?;
-    sessions::set_password(&tx, tenant_id, id, hash).await?;
-    sessions::end_sessions_of(&tx, tenant_id, id, keep).await?;
+    sessions::set_password(&tx, tenant_id, id, hash, keep).await?;
     let entry = NewAuditEntry::new(Some(principal.user_id), "password_reset", "user").on(id);
     audit_log::append(&tx, tenant_id, entry).await?;
     commit(tx).await?;

@@ -113,16 +113,16 @@ pub(super) async fn check_manages(state: &AppState, access: &Access, user_id: Id
     }
     let tenant_id = access.principal.tenant_id;
     let held = policy::effective_permissions(&state.db, tenant_id, user_id).await?;
-    match beyond_caller(access, &held.permissions) {
-        None => Ok(()),
-        Some(beyond) => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "user_outranks_caller",
+    refuse_beyond(
+        access,
+        &held.permissions,
+        "user_outranks_caller",
+        |beyond| {
             format!(
                 "that user holds permissions you do not ({beyond}); only someone who holds them all may manage the account"
-            ),
-        )),
-    }
+            )
+        },
+    )
 }
 
 /// Refuses to give a new user a role that grants more than the caller holds. An unknown role
@@ -134,22 +134,27 @@ async fn check_may_confer(state: &AppState, access: &Access, role: &str) -> ApiR
         Err(StoreError::NotFound(_)) => return Ok(()),
         Err(error) => return Err(error.into()),
     };
-    match beyond_caller(access, &role.permissions) {
-        None => Ok(()),
-        Some(beyond) => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "role_outranks_caller",
+    refuse_beyond(
+        access,
+        &role.permissions,
+        "role_outranks_caller",
+        |beyond| {
             format!(
                 "role {} grants permissions you do not hold ({beyond})",
                 role.name
-            ),
-        )),
-    }
+            )
+        },
+    )
 }
 
-/// The permissions among `permissions` the caller does not hold, listed; `None` when it holds
-/// them all. A line this version cannot read grants nothing, so it outranks no one.
-fn beyond_caller(access: &Access, permissions: &[String]) -> Option<String> {
+/// A 403 `code` when the caller does not hold all of `permissions`, explained with the list of
+/// those it lacks. A line this version cannot read grants nothing, so it outranks no one.
+fn refuse_beyond(
+    access: &Access,
+    permissions: &[String],
+    code: &'static str,
+    explain: impl FnOnce(&str) -> String,
+) -> ApiResult<()> {
     let beyond: Vec<&str> = permissions
         .iter()
         .filter(|text| {
@@ -158,5 +163,12 @@ fn beyond_caller(access: &Access, permissions: &[String]) -> Option<String> {
         })
         .map(String::as_str)
         .collect();
-    (!beyond.is_empty()).then(|| beyond.join(", "))
+    if beyond.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        code,
+        explain(&beyond.join(", ")),
+    ))
 }

@@ -6,7 +6,7 @@ use sea_orm::{
 };
 
 use super::entity::{customer, interaction, task, user};
-use super::{StoreError, StoreResult, begin_write, customers};
+use super::{StoreError, StoreResult, begin_write, customers, users};
 use crate::domain::Id;
 use crate::domain::access::Visibility;
 use crate::domain::handover::{HandoverChecklist, HandoverInput, HandoverItem, HandoverTask};
@@ -66,12 +66,7 @@ pub async fn hand_over(
         .await?;
     let open_tasks = move_open_tasks(&tx, tenant_id, input, &ids).await?;
     if input.deactivate_from_user {
-        user::Entity::update_many()
-            .col_expr(user::Column::Active, Expr::value(false))
-            .filter(user::Column::Id.eq(input.from_user_id))
-            .exec(&tx)
-            .await?;
-        super::sessions::end_sessions_of(&tx, tenant_id, input.from_user_id, None).await?;
+        users::deactivate(&tx, tenant_id, input.from_user_id).await?;
     }
     let mut items = Vec::with_capacity(moving.len());
     for row in moving {

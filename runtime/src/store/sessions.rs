@@ -215,12 +215,14 @@ pub async fn end_sessions_of(
     Ok(())
 }
 
-/// Sets a user's password hash; an admin reset also lifts a lock.
+/// Sets a user's password hash, which also lifts a lock and ends every sign-in session of the
+/// user but `keep_token`'s. Run it in a transaction, so that both land together.
 pub async fn set_password(
     db: &impl ConnectionTrait,
     tenant_id: Id,
     user_id: Id,
     password_hash: String,
+    keep_token: Option<Id>,
 ) -> StoreResult<()> {
     let updated = user::Entity::update_many()
         .col_expr(user::Column::PasswordHash, Expr::value(Some(password_hash)))
@@ -237,7 +239,7 @@ pub async fn set_password(
     if updated.rows_affected == 0 {
         return Err(StoreError::NotFound("user"));
     }
-    Ok(())
+    end_sessions_of(db, tenant_id, user_id, keep_token).await
 }
 
 /// The stored hash of a user of the tenant, if a password is set.

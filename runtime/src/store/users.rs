@@ -1,6 +1,7 @@
 //! Users of a tenant.
 
 use chrono::Utc;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, Set, TransactionSession, TransactionTrait,
@@ -147,4 +148,16 @@ pub async fn update(
     }
     row.updated_at = Set(Utc::now());
     with_roles(db, row.update(db).await?).await
+}
+
+/// Deactivates a user (a handover's former owner), ending their sessions as
+/// [`update`] does.
+pub async fn deactivate(db: &impl ConnectionTrait, tenant_id: Id, id: Id) -> StoreResult<()> {
+    user::Entity::update_many()
+        .col_expr(user::Column::Active, Expr::value(false))
+        .filter(user::Column::Id.eq(id))
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .exec(db)
+        .await?;
+    super::sessions::end_sessions_of(db, tenant_id, id, None).await
 }
